@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/site/mathjax/tex-mml-chtml.js
 
-.PHONY: env book test test-lib test-chapters mathjax clean clean-cache
+.PHONY: env book test test-lib test-chapters mathjax browser clean clean-cache
 
 env: $(STAMP)
 
@@ -28,10 +28,17 @@ $(MATHJAX):
 	rm -rf _mathjax/site && mkdir -p _mathjax/site
 	cp -r _mathjax/node_modules/mathjax/es5 _mathjax/site/mathjax
 
+# Debian's Chromium, for the headless test of the built site (tests/test_site.py).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the headless site test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 book: env mathjax
 	$(PY) scripts/build_book.py
 
-test: env
+test: env mathjax browser
 	$(PY) -m pytest
 
 test-lib: env

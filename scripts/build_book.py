@@ -1,0 +1,70 @@
+"""Build the site into _build/html, executing every chapter, and report execution times.
+
+Usage: ``python scripts/build_book.py`` (``make book`` runs it with the project's venv).
+
+* Runs ``jupyter-book build . -W --keep-going``: any cell error or Sphinx warning fails the build.
+* Chapters execute through jupyter-cache (``_build/.jupyter_cache``), so a rebuild after a
+  prose-only change re-executes nothing.
+* Prints each chapter's execution time (from the cache records) and the total wall time,
+  and writes them to ``_build/build_times.tsv``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def execution_times() -> list[tuple[str, float]]:
+    """Return (page, seconds) for every executed notebook in the jupyter cache."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(ROOT / "_build" / ".jupyter_cache")
+    by_hash = {rec.hashkey: rec for rec in cache.list_cache_records()}
+    rows = []
+    for nb in cache.list_project_records():
+        try:
+            rec = cache.get_cached_project_nb(nb.uri)
+        except Exception:  # a notebook that has not been executed yet has no record
+            rec = None
+        if rec is None or rec.hashkey not in by_hash:
+            continue
+        seconds = (rec.data or {}).get("execution_seconds")
+        if seconds is not None:
+            rows.append((Path(nb.uri).relative_to(ROOT).as_posix(), float(seconds)))
+    return sorted(rows)
+
+
+def main() -> int:
+    if not (ROOT / "_mathjax" / "site" / "mathjax" / "tex-mml-chtml.js").is_file():
+        print("MathJax is missing: run `make mathjax` (or `make book`) first.", file=sys.stderr)
+        return 2
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going"], cwd=ROOT, env=env
+    )
+    wall = time.perf_counter() - start
+    rows = execution_times()
+    width = max([len(p) for p, _ in rows] + [10])
+    print("\nChapter execution times (jupyter-cache records; cached chapters were not re-run):")
+    for page, seconds in rows:
+        print(f"  {page:<{width}}  {seconds:7.1f} s")
+    print(f"  {'sum of execution':<{width}}  {sum(s for _, s in rows):7.1f} s")
+    print(f"  {'build wall time':<{width}}  {wall:7.1f} s")
+    out = ROOT / "_build" / "build_times.tsv"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("".join(f"{p}\t{s:.1f}\n" for p, s in rows) + f"TOTAL_WALL\t{wall:.1f}\n")
+    if result.returncode != 0:
+        print(f"\njupyter-book build failed (exit {result.returncode}); see the messages above.", file=sys.stderr)
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
