@@ -1,0 +1,782 @@
+"""Group-fairness metrics, threshold sweeps and AIF360 glue for binary classifiers.
+
+Conventions, stated once and held everywhere in this module:
+
+* Labels and predictions are 0/1 and **1 is the favourable outcome** (the one a person
+  would want, or that brings extra resources: a loan, a place in a care programme).
+* ``protected`` holds one value per person. ``privileged`` names the value of the
+  privileged group; every other value is the unprivileged group (exactly two values are
+  allowed). In the MEPS task of :func:`make_meps_task`, ``not_blhisp == 1`` (neither Black
+  nor Hispanic) is privileged and ``not_blhisp == 0`` (Black or Hispanic) is unprivileged.
+* **Differences are unprivileged minus privileged; ratios are unprivileged over
+  privileged**, as in AIF360's ``ClassificationMetric`` (Bellamy et al. 2018). A fair
+  classifier has differences near 0 and disparate impact near 1.
+* A score is turned into a decision with ``score > threshold``, as in the AIF360 MEPS
+  tutorial.
+
+Every metric here is a function of eight counts: (group) x (true label) x (predicted
+label). :func:`group_metrics`, :func:`threshold_sweep` and :func:`bootstrap_group_metrics`
+all build those counts in one vectorised pass (for every threshold, or every bootstrap
+replicate, at once) and share one formula, ``_metrics_from_counts``.
+
+AIF360 and fairlearn are imported lazily inside the functions that need them, so importing
+this module is cheap and changes no global state.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+METRIC_NAMES = (
+    "disparate_impact",
+    "statistical_parity_difference",
+    "equal_opportunity_difference",
+    "average_odds_difference",
+    "theil_index",
+    "balanced_accuracy",
+)
+
+# ---------------------------------------------------------------------------
+# Input checks
+
+
+def _as_1d(x, name: str) -> np.ndarray:
+    if isinstance(x, (pd.Series, pd.Index)):
+        x = x.to_numpy()
+    arr = np.asarray(x)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional (one value per person); got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one person per group")
+    return arr
+
+
+def _check_lengths(**arrays: np.ndarray) -> int:
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        listing = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise ValueError(
+            f"mismatched lengths: {listing}. Each needs one entry per person, in the same order "
+            "(did you pass the labels of a different split?)"
+        )
+    return next(iter(lengths.values()))
+
+
+def _check_finite(arr: np.ndarray, name: str) -> np.ndarray:
+    try:
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}") from err
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = np.flatnonzero(bad)
+        raise ValueError(
+            f"{name} contains {bad.sum()} NaN or infinite value(s), first at position(s) "
+            f"{where[:5].tolist()}; drop or impute those rows before computing fairness metrics"
+        )
+    return arr
+
+
+def _check_binary(x, name: str) -> np.ndarray:
+    arr = _check_finite(_as_1d(x, name), name)
+    values = np.unique(arr)
+    if not np.isin(values, (0.0, 1.0)).all():
+        hint = " If these are scores, threshold them first or use threshold_sweep." if name == "y_pred" else ""
+        raise ValueError(
+            f"{name} must hold 0/1 labels (1 = favourable outcome); found value(s) "
+            f"{values[~np.isin(values, (0.0, 1.0))][:5].tolist()}.{hint}"
+        )
+    return arr.astype(np.int64)
+
+
+def _group_codes(protected, privileged) -> np.ndarray:
+    """Return 1 for the privileged group and 0 for the unprivileged one, after checks."""
+    arr = _as_1d(protected, "protected")
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        raise ValueError(
+            f"protected contains {int(np.isnan(arr).sum())} NaN value(s); every person needs a group"
+        )
+    if arr.dtype == object and pd.isna(arr).any():
+        raise ValueError(f"protected contains {int(pd.isna(arr).sum())} missing value(s); every person needs a group")
+    values = pd.unique(arr)
+    if len(values) == 1:
+        raise ValueError(
+            f"protected has a single group (every value is {values[0]!r}); group-fairness metrics "
+            "compare a privileged and an unprivileged group, so both must be present. Check the "
+            "column, or use a larger split"
+        )
+    if len(values) > 2:
+        raise ValueError(
+            f"protected has {len(values)} groups ({sorted(map(str, values))[:6]}); these metrics "
+            "compare exactly two. Binarise it first, e.g. (race == 'White').astype(int)"
+        )
+    if not (arr == privileged).any():
+        raise ValueError(
+            f"the privileged value {privileged!r} does not occur in protected (its values are "
+            f"{sorted(map(str, values))}); pass privileged= one of them"
+        )
+    return (arr == privileged).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# The one formula
+
+
+def _div(a, b):
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    out = np.full(a.shape, np.nan)
+    np.divide(a, b, out=out, where=b > 0)
+    return out
+
+
+def _confusion_counts(group: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Counts of shape (2, 2, 2), indexed [group (0=unpriv, 1=priv), y_true, y_pred]."""
+    cell = 4 * group + 2 * y_true + y_pred
+    return np.bincount(cell, minlength=8).reshape(2, 2, 2).astype(np.float64)
+
+
+_GROUP_NAME = {0: "unprivileged group", 1: "privileged group"}
+
+
+def _undefined_reasons(C: np.ndarray) -> list[str]:
+    """Why some metrics cannot be computed from one (2, 2, 2) count array."""
+    reasons = []
+    for g in (0, 1):
+        if C[g, 1].sum() == 0:
+            reasons.append(
+                f"the {_GROUP_NAME[g]} has no positive labels (y_true == 1), so its true-positive "
+                "rate TP/P is 0/0 and equal_opportunity_difference and average_odds_difference "
+                "are undefined"
+            )
+        if C[g, 0].sum() == 0:
+            reasons.append(
+                f"the {_GROUP_NAME[g]} has no negative labels (y_true == 0), so its false-positive "
+                "rate FP/N is 0/0 and average_odds_difference is undefined"
+            )
+    if C[1, :, 1].sum() == 0:
+        reasons.append(
+            "the privileged group has no predicted positives (y_pred == 1), so disparate_impact "
+            "(selection rate unprivileged / selection rate privileged) divides by zero"
+        )
+    return reasons
+
+
+def _metrics_from_counts(C: np.ndarray) -> dict[str, np.ndarray]:
+    """All metrics from counts C of shape (..., 2, 2, 2); undefined entries are NaN."""
+    C = np.asarray(C, dtype=np.float64)
+    n_g = C.sum(axis=(-1, -2))  # (..., 2)
+    pos_g = C[..., 1, :].sum(axis=-1)  # P per group
+    neg_g = C[..., 0, :].sum(axis=-1)  # N per group
+    tp_g, fp_g = C[..., 1, 1], C[..., 0, 1]
+    tn_g, fn_g = C[..., 0, 0], C[..., 1, 0]
+    sel = _div(tp_g + fp_g, n_g)
+    tpr = _div(tp_g, pos_g)
+    fpr = _div(fp_g, neg_g)
+
+    tp, fp, tn, fn = tp_g.sum(-1), fp_g.sum(-1), tn_g.sum(-1), fn_g.sum(-1)
+    n = tp + fp + tn + fn
+    balanced_accuracy = 0.5 * (_div(tp, tp + fn) + _div(tn, tn + fp))
+
+    # Theil index with b_i = 1 + yhat_i - y_i: b = 0 (FN), 1 (correct) or 2 (FP).
+    mu = _div(tp + tn + 2.0 * fp, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = _div(1.0, mu)
+        theil = _div((tp + tn) * inv * np.log(inv) + fp * 2.0 * inv * np.log(2.0 * inv), n)
+
+    return {
+        "disparate_impact": _div(sel[..., 0], sel[..., 1]),
+        "statistical_parity_difference": sel[..., 0] - sel[..., 1],
+        "equal_opportunity_difference": tpr[..., 0] - tpr[..., 1],
+        "average_odds_difference": 0.5 * ((fpr[..., 0] - fpr[..., 1]) + (tpr[..., 0] - tpr[..., 1])),
+        "theil_index": theil,
+        "balanced_accuracy": balanced_accuracy,
+        "selection_rate_unprivileged": sel[..., 0],
+        "selection_rate_privileged": sel[..., 1],
+    }
+
+
+# ---------------------------------------------------------------------------
+# Public metrics
+
+
+def group_metrics(y_true, y_pred, protected, privileged=1, undefined: str = "raise") -> dict[str, float]:
+    r"""Group-fairness and accuracy metrics of hard 0/1 predictions, as AIF360 defines them.
+
+    With selection rate :math:`SR_g = P(\hat y = 1 \mid g)`, true- and false-positive rates
+    :math:`TPR_g, FPR_g`, and *u*/*p* the unprivileged/privileged groups:
+
+    * ``disparate_impact`` :math:`= SR_u / SR_p` (1 is parity; the "80 % rule" flags < 0.8);
+    * ``statistical_parity_difference`` :math:`= SR_u - SR_p`;
+    * ``equal_opportunity_difference`` :math:`= TPR_u - TPR_p` (Hardt et al. 2016);
+    * ``average_odds_difference`` :math:`= \tfrac12[(FPR_u - FPR_p) + (TPR_u - TPR_p)]`;
+    * ``theil_index``: the generalised entropy index with :math:`\alpha = 1` over everyone,
+      :math:`\frac1n\sum_i \frac{b_i}{\mu}\ln\frac{b_i}{\mu}` with :math:`b_i = \hat y_i - y_i + 1`
+      (Speicher et al. 2018); 0 when everyone gets the same "benefit";
+    * ``balanced_accuracy`` :math:`= \tfrac12(TPR + TNR)` over everyone, as in the AIF360
+      tutorials.
+
+    These match ``aif360.metrics.ClassificationMetric`` to floating-point precision (the
+    tests check 1e-9). See the module docstring for the conventions.
+
+    Parameters
+    ----------
+    y_true, y_pred:
+        0/1 arrays, 1 = favourable.
+    protected:
+        Group membership, two distinct values; ``privileged`` is the privileged one.
+    undefined:
+        ``"raise"`` (default) raises :class:`ValueError` naming each metric that cannot be
+        computed and why (for example a group with no positive labels leaves its TPR at
+        0/0). ``"nan"`` returns NaN for those metrics instead.
+
+    Returns
+    -------
+    dict mapping each name in :data:`METRIC_NAMES` to a float.
+    """
+    if undefined not in ("raise", "nan"):
+        raise ValueError(f"undefined must be 'raise' or 'nan', got {undefined!r}")
+    y_true = _check_binary(y_true, "y_true")
+    y_pred = _check_binary(y_pred, "y_pred")
+    protected = _as_1d(protected, "protected")
+    _check_lengths(y_true=y_true, y_pred=y_pred, protected=protected)
+    group = _group_codes(protected, privileged)
+    C = _confusion_counts(group, y_true, y_pred)
+    if undefined == "raise":
+        reasons = _undefined_reasons(C)
+        if reasons:
+            raise ValueError(
+                "some group metrics are undefined on these data: "
+                + "; ".join(reasons)
+                + ". Use a larger or stratified sample, check the labels and predictions, or pass "
+                "undefined='nan' to get NaN for those metrics."
+            )
+    out = _metrics_from_counts(C)
+    return {k: float(out[k]) for k in METRIC_NAMES}
+
+
+def threshold_sweep(scores, y_true, protected, thresholds, privileged=1) -> pd.DataFrame:
+    """Every metric of :func:`group_metrics` at many decision thresholds, in one pass.
+
+    The decision at threshold ``t`` is ``scores > t``. For each (group, true label) cell the
+    scores are sorted once, and ``np.searchsorted`` counts how many exceed every threshold at
+    once, so the cost is O((n + T) log n) with no Python loop over thresholds.
+
+    Returns a DataFrame with one row per threshold: ``threshold``, the six metrics of
+    :data:`METRIC_NAMES`, and ``selection_rate_unprivileged``/``selection_rate_privileged``.
+    A metric that is undefined at a threshold (disparate impact when the privileged group
+    selects nobody) is NaN there. Label problems that hold at every threshold (a group with
+    no positive or no negative labels) raise :class:`ValueError`, as do NaN scores.
+    """
+    scores = _check_finite(_as_1d(scores, "scores"), "scores")
+    y_true = _check_binary(y_true, "y_true")
+    protected = _as_1d(protected, "protected")
+    _check_lengths(scores=scores, y_true=y_true, protected=protected)
+    thresholds = _check_finite(_as_1d(thresholds, "thresholds"), "thresholds")
+    group = _group_codes(protected, privileged)
+
+    label_problems = [r for r in _undefined_reasons(_confusion_counts(group, y_true, y_true)) if "labels" in r]
+    if label_problems:
+        raise ValueError("cannot sweep thresholds: " + "; ".join(label_problems) + ".")
+
+    C = np.empty((len(thresholds), 2, 2, 2))
+    for g in (0, 1):  # four cells, not a loop over people or thresholds
+        for y in (0, 1):
+            s = np.sort(scores[(group == g) & (y_true == y)])
+            above = len(s) - np.searchsorted(s, thresholds, side="right")
+            C[:, g, y, 1] = above
+            C[:, g, y, 0] = len(s) - above
+    out = _metrics_from_counts(C)
+    return pd.DataFrame({"threshold": thresholds, **out})
+
+
+def bootstrap_group_metrics(
+    y_true,
+    y_pred,
+    protected,
+    privileged=1,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    return_replicates: bool = False,
+):
+    """Percentile bootstrap confidence intervals for :func:`group_metrics`, vectorised.
+
+    People are resampled with replacement (Efron and Tibshirani 1993). Replicate ``b`` uses
+    the rows ``idx[b]`` of ``idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))``.
+    All replicates are computed at once from their confusion counts (one ``np.bincount``),
+    with no Python loop over replicates.
+
+    ``y_pred`` may be one array or a mapping ``{model name: predictions}``. With a mapping,
+    every model is scored on the *same* resamples, so the replicates of two models can be
+    subtracted to get a paired interval for their difference.
+
+    Returns
+    -------
+    A DataFrame with columns ``model``, ``metric``, ``estimate`` (on all rows), ``ci_low``,
+    ``ci_high`` and ``undefined`` (the number of replicates where the metric was undefined,
+    which are left out of the interval). With ``return_replicates=True``, also a dict
+    ``{model: array (n_boot, 6)}`` whose columns follow :data:`METRIC_NAMES`.
+    """
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
+    preds = dict(y_pred) if isinstance(y_pred, Mapping) else {"model": y_pred}
+    if not preds:
+        raise ValueError("y_pred is an empty mapping; pass at least one model's predictions")
+    y_true = _check_binary(y_true, "y_true")
+    protected = _as_1d(protected, "protected")
+    n = _check_lengths(y_true=y_true, protected=protected)
+    group = _group_codes(protected, privileged)
+    preds = {name: _check_binary(p, f"y_pred[{name!r}]") for name, p in preds.items()}
+    for name, p in preds.items():
+        if len(p) != n:
+            raise ValueError(
+                f"mismatched lengths: y_pred[{name!r}] has {len(p)} entries but y_true has {n}; "
+                "each needs one entry per person"
+            )
+    estimates = {name: group_metrics(y_true, p, group, privileged=1) for name, p in preds.items()}
+
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    offsets = 8 * np.arange(n_boot)[:, None]
+    alpha = 1.0 - float(confidence)
+    rows, replicates = [], {}
+    for name, p in preds.items():  # a loop over models, not replicates
+        cell = 4 * group + 2 * y_true + p
+        counts = np.bincount((offsets + cell[idx]).ravel(), minlength=8 * n_boot).reshape(n_boot, 2, 2, 2)
+        m = _metrics_from_counts(counts)
+        reps = np.column_stack([m[k] for k in METRIC_NAMES])
+        replicates[name] = reps
+        bad = np.isnan(reps).sum(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gives NaN bounds
+            lo, hi = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+        for j, k in enumerate(METRIC_NAMES):
+            rows.append((name, k, estimates[name][k], lo[j], hi[j], int(bad[j])))
+    table = pd.DataFrame(rows, columns=["model", "metric", "estimate", "ci_low", "ci_high", "undefined"])
+    return (table, replicates) if return_replicates else table
+
+
+def group_rates(y_true, y_pred, group) -> pd.DataFrame:
+    """Per-group confusion rates, for any number of groups (one row per group value).
+
+    Columns: ``n``, ``base_rate`` :math:`P(y=1)`, ``selection_rate`` :math:`P(\\hat y=1)`,
+    ``tpr``, ``fpr``, ``fnr`` and ``ppv`` (precision, :math:`P(y=1 \\mid \\hat y=1)`).
+    A rate whose denominator is zero is NaN. Used for the COMPAS analysis of Chouldechova
+    (2017), where these rates are compared across groups.
+    """
+    y_true = _check_binary(y_true, "y_true")
+    y_pred = _check_binary(y_pred, "y_pred")
+    group = _as_1d(group, "group")
+    _check_lengths(y_true=y_true, y_pred=y_pred, group=group)
+    if pd.isna(group).any():
+        raise ValueError(f"group contains {int(pd.isna(group).sum())} missing value(s); every person needs a group")
+    values, inv = np.unique(group, return_inverse=True)
+    k = len(values)
+    C = np.bincount(4 * inv + 2 * y_true + y_pred, minlength=4 * k).reshape(k, 2, 2).astype(np.float64)
+    tn, fp, fn, tp = C[:, 0, 0], C[:, 0, 1], C[:, 1, 0], C[:, 1, 1]
+    n = C.sum(axis=(1, 2))
+    return pd.DataFrame(
+        {
+            "n": n.astype(np.int64),
+            "base_rate": _div(tp + fn, n),
+            "selection_rate": _div(tp + fp, n),
+            "tpr": _div(tp, tp + fn),
+            "fpr": _div(fp, fp + tn),
+            "fnr": _div(fn, tp + fn),
+            "ppv": _div(tp, tp + fp),
+        },
+        index=pd.Index(values, name="group"),
+    )
+
+
+def chouldechova_fpr(base_rate, ppv, fnr):
+    r"""The false-positive rate forced by a group's base rate, precision and miss rate.
+
+    Chouldechova (2017, eq. 2.6) shows that for any classifier, within a group with base
+    rate :math:`p`,
+
+    .. math:: FPR = \frac{p}{1-p}\,\frac{1-PPV}{PPV}\,(1 - FNR).
+
+    So if two groups have equal PPV (predictive parity, the binary form of calibration) and
+    equal FNR but different :math:`p`, their FPRs *must* differ. Inputs broadcast; they
+    must satisfy :math:`0 < p < 1`, :math:`0 < PPV \le 1` and :math:`0 \le FNR \le 1`.
+    """
+    p, q, f = (np.asarray(v, dtype=np.float64) for v in (base_rate, ppv, fnr))
+    for name, v, ok in (
+        ("base_rate", p, (p > 0) & (p < 1)),
+        ("ppv", q, (q > 0) & (q <= 1)),
+        ("fnr", f, (f >= 0) & (f <= 1)),
+    ):
+        if not np.all(ok):
+            raise ValueError(f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}")
+    out = p / (1 - p) * (1 - q) / q * (1 - f)
+    return float(out) if out.ndim == 0 else out
+
+
+def generalized_error_rates(scores, y_true, group) -> pd.DataFrame:
+    r"""Per-group base rate and generalised error rates of a score in [0, 1].
+
+    Kleinberg, Mullainathan and Raghavan (2016) define, within a group,
+    the generalised false-positive rate :math:`\mathrm{gFPR} = E[s \mid y = 0]` and the
+    generalised false-negative rate :math:`\mathrm{gFNR} = E[1 - s \mid y = 1]`.
+    If the score is calibrated within the group, :math:`E[s] = p` (the base rate), so
+
+    .. math:: (1-p)\,\mathrm{gFPR} = p\,\mathrm{gFNR}.
+
+    Each group lies on a line through the origin with slope :math:`p/(1-p)` in the
+    (gFNR, gFPR) plane: with different base rates, both error rates can be equal across
+    groups only at the origin (perfect prediction). Columns: ``n``, ``base_rate``,
+    ``mean_score``, ``gfpr``, ``gfnr``.
+    """
+    scores = _check_finite(_as_1d(scores, "scores"), "scores")
+    if (scores < 0).any() or (scores > 1).any():
+        raise ValueError("scores must be probabilities in [0, 1] for generalised error rates")
+    y_true = _check_binary(y_true, "y_true")
+    group = _as_1d(group, "group")
+    _check_lengths(scores=scores, y_true=y_true, group=group)
+    values, inv = np.unique(group, return_inverse=True)
+    k = len(values)
+    n = np.bincount(inv, minlength=k).astype(np.float64)
+    pos = np.bincount(inv, weights=y_true, minlength=k)
+    s_all = np.bincount(inv, weights=scores, minlength=k)
+    s_pos = np.bincount(inv, weights=scores * y_true, minlength=k)
+    return pd.DataFrame(
+        {
+            "n": n.astype(np.int64),
+            "base_rate": pos / n,
+            "mean_score": s_all / n,
+            "gfpr": _div(s_all - s_pos, n - pos),
+            "gfnr": _div(pos - s_pos, pos),
+        },
+        index=pd.Index(values, name="group"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# fairlearn's ThresholdOptimizer, made readable
+
+
+def threshold_optimizer_rules(optimizer) -> pd.DataFrame:
+    """The per-group randomised threshold rules of a fitted fairlearn ``ThresholdOptimizer``.
+
+    For a person of group *g* with score *s*, fairlearn predicts 1 with probability
+    ``p0 * [s op0 t0] + p1 * [s op1 t1]`` (Hardt, Price and Srebro 2016). Returns one row per
+    group with ``p0``, ``operation0``, ``p1``, ``operation1`` and, for the usual case where
+    both operations are ``>``, the two thresholds and the probability of a positive decision
+    for a score between them (``p_between``).
+    """
+    try:
+        rules = optimizer.interpolated_thresholder_.interpolation_dict
+    except AttributeError as err:
+        raise ValueError("optimizer is not a fitted fairlearn ThresholdOptimizer; call .fit first") from err
+    rows = []
+    for g, r in rules.items():
+        row = {"group": g, "p0": float(r.p0), "operation0": repr(r.operation0), "p1": float(r.p1),
+               "operation1": repr(r.operation1)}
+        if r.operation0.operator == ">" and r.operation1.operator == ">":
+            (t_lo, p_lo), (t_hi, p_hi) = sorted(
+                [(r.operation0.threshold, r.p0), (r.operation1.threshold, r.p1)], key=lambda tp: tp[0]
+            )
+            row.update(threshold_low=float(t_lo), threshold_high=float(t_hi), p_between=float(p_lo))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("group")
+
+
+def positive_probability(optimizer, scores, sensitive) -> np.ndarray:
+    """Probability that a fitted ``ThresholdOptimizer`` predicts 1 for each person.
+
+    ``scores`` are the base estimator's scores (e.g. ``predict_proba(X)[:, 1]``) and
+    ``sensitive`` the group of each person. A value strictly between 0 and 1 means the
+    decision for that person is a coin flip. Vectorised over people (the loop is over groups).
+    """
+    scores = _check_finite(_as_1d(scores, "scores"), "scores")
+    sensitive = _as_1d(sensitive, "sensitive")
+    _check_lengths(scores=scores, sensitive=sensitive)
+    try:
+        rules = optimizer.interpolated_thresholder_.interpolation_dict
+    except AttributeError as err:
+        raise ValueError("optimizer is not a fitted fairlearn ThresholdOptimizer; call .fit first") from err
+    unknown = sorted(set(map(str, pd.unique(sensitive))) - set(map(str, rules)))
+    if unknown:
+        raise ValueError(f"group value(s) {unknown} were not seen when the optimizer was fitted")
+    prob = np.zeros(len(scores))
+    for g, r in rules.items():
+        m = sensitive == g
+        p = r.p0 * r.operation0(scores[m]) + r.p1 * r.operation1(scores[m])
+        if "p_ignore" in r:
+            p = r.p_ignore * r.prediction_constant + (1 - r.p_ignore) * p
+        prob[m] = p
+    return prob
+
+
+# ---------------------------------------------------------------------------
+# AIF360 glue
+
+
+@contextmanager
+def quiet_import_warnings():
+    """Silence the notices some packages print while importing optional extras.
+
+    AIF360 logs "No module named 'tensorflow': AdversarialDebiasing will be unavailable"
+    and similar lines through the root logger when it is imported. Inside this block,
+    root-logger records below ERROR and Python warnings are dropped; the logger's level and
+    handlers are restored on exit (a temporary ``NullHandler`` also stops
+    ``logging.warning`` from installing a default stderr handler behind your back)::
+
+        with quiet_import_warnings():
+            from aif360.metrics import ClassificationMetric
+    """
+    root = logging.getLogger()
+    level = root.level
+    null = logging.NullHandler()
+    root.addHandler(null)
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.removeHandler(null)
+        root.setLevel(level)
+
+
+def aif360_groups(protected: str, privileged=1, unprivileged=0) -> dict[str, list[dict]]:
+    """AIF360's group arguments for a binary protected column, ready to unpack with ``**``.
+
+    >>> aif360_groups("not_blhisp")
+    {'unprivileged_groups': [{'not_blhisp': 0}], 'privileged_groups': [{'not_blhisp': 1}]}
+    """
+    if privileged == unprivileged:
+        raise ValueError(f"privileged and unprivileged must differ; both are {privileged!r}")
+    return {"unprivileged_groups": [{protected: unprivileged}], "privileged_groups": [{protected: privileged}]}
+
+
+def to_binary_label_dataset(
+    df: pd.DataFrame,
+    label: str,
+    protected: str,
+    *,
+    features=None,
+    privileged=1,
+    favorable_label=1,
+    unfavorable_label=0,
+    instance_weights=None,
+):
+    """Wrap a numeric pandas DataFrame as an AIF360 ``BinaryLabelDataset``.
+
+    Parameters
+    ----------
+    df:
+        One row per person; every used column numeric, with no missing values.
+    label:
+        The 0/1 label column (``favorable_label`` is the favourable value).
+    protected:
+        The protected-attribute column; ``privileged`` is its privileged value and every
+        other value is unprivileged. It stays among the features, as AIF360 expects.
+    features:
+        Feature columns to keep (default: every column except ``label``). ``protected`` is
+        added if missing.
+    instance_weights:
+        ``None`` (all 1), a column name of ``df``, or an array with one weight per row.
+    """
+    from aif360.datasets import BinaryLabelDataset
+
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    if len(df) == 0:
+        raise ValueError("df is empty; pass at least one row")
+    features = [c for c in df.columns if c != label] if features is None else list(features)
+    if protected not in features:
+        features.append(protected)
+    weight_col = "__instance_weight__"
+    needed = features + [label] + ([instance_weights] if isinstance(instance_weights, str) else [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} are not in df; its columns are {list(df.columns)}")
+    out = df[features + [label]].copy()
+    non_numeric = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]
+    if non_numeric:
+        raise ValueError(
+            f"column(s) {non_numeric} are not numeric; AIF360 needs numbers. Encode them first, "
+            "e.g. with pd.get_dummies(df, columns=[...], dtype=float)"
+        )
+    nan_cols = out.columns[out.isna().any()].tolist()
+    if nan_cols:
+        raise ValueError(f"column(s) {nan_cols} contain missing values; drop or impute them first")
+    bad = sorted(set(out[label].unique()) - {favorable_label, unfavorable_label})
+    if bad:
+        raise ValueError(
+            f"label column {label!r} holds value(s) {bad[:5]} besides favorable_label={favorable_label!r} "
+            f"and unfavorable_label={unfavorable_label!r}"
+        )
+    if instance_weights is not None:
+        w = df[instance_weights] if isinstance(instance_weights, str) else _as_1d(instance_weights, "instance_weights")
+        w = _check_finite(np.asarray(w), "instance_weights")
+        _check_lengths(df=out[label].to_numpy(), instance_weights=w)
+        out[weight_col] = w
+    _group_codes(out[protected].to_numpy(), privileged)  # two groups, privileged present
+    unpriv = [v for v in pd.unique(out[protected]) if v != privileged]
+    return BinaryLabelDataset(
+        favorable_label=favorable_label,
+        unfavorable_label=unfavorable_label,
+        df=out,
+        label_names=[label],
+        protected_attribute_names=[protected],
+        instance_weights_name=weight_col if instance_weights is not None else None,
+        privileged_protected_attributes=[np.array([privileged], dtype=np.float64)],
+        unprivileged_protected_attributes=[np.asarray(unpriv, dtype=np.float64)],
+    )
+
+
+def from_binary_label_dataset(dataset, weights_column: str | None = "instance_weights") -> pd.DataFrame:
+    """Turn an AIF360 ``BinaryLabelDataset`` back into a DataFrame.
+
+    Columns are the dataset's features (protected attributes included) and its label, plus
+    ``weights_column`` holding the instance weights (``None`` leaves them out). The index is
+    the dataset's instance names, so rows line up with the DataFrame the dataset came from
+    when its index was a plain ``RangeIndex`` turned to strings by AIF360.
+    """
+    if not hasattr(dataset, "convert_to_dataframe") or not hasattr(dataset, "instance_weights"):
+        raise ValueError(f"dataset must be an AIF360 BinaryLabelDataset, got {type(dataset).__name__}")
+    df, _ = dataset.convert_to_dataframe()
+    if weights_column is not None:
+        if weights_column in df.columns:
+            raise ValueError(f"weights_column {weights_column!r} clashes with a feature name; choose another")
+        df[weights_column] = dataset.instance_weights
+    return df
+
+
+# ---------------------------------------------------------------------------
+# The MEPS task of the fairness chapter
+
+MEPS_FEATURES = (
+    "age", "female", "educyr", "marry", "income", "ssiratio", "poverty", "lowincome",
+    "midincome", "private", "hi_empunion", "priolist", "msa", "firmsz", "multlc",
+    "vegood", "good", "fair", "poor", "totchr",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MEPSTask:
+    """Train/validation/test splits of the MEPS high-drug-expenditure task.
+
+    ``label`` (``high_drugexp``) is 1 for drug expenditure above ``cutoff`` (US$ per year,
+    the 80th percentile of the *training* split). ``protected`` (``not_blhisp``) is 1 for
+    people who are neither Black nor Hispanic (privileged) and 0 for Black or Hispanic
+    people (unprivileged). ``features`` excludes race and every expenditure column.
+    """
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    features: tuple[str, ...]
+    label: str
+    protected: str
+    cutoff: float
+
+
+def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: float = 0.8,
+                   fractions=(0.5, 0.3, 0.2)) -> MEPSTask:
+    """Build the MEPS fairness task from :func:`trustworthy_lib.data.load_meps`.
+
+    Rows are shuffled with ``np.random.default_rng(seed)`` and split by ``fractions``
+    (train/validation/test, default 50/30/20). The label is ``drugexp > cutoff`` where the
+    cutoff is the ``quantile`` of training ``drugexp``, so the top 20 % of spenders are
+    positive: high *cost*, which the chapter discusses as a proxy for health *need*
+    (Obermeyer et al. 2019).
+    """
+    if df is None:
+        from trustworthy_lib.data import load_meps
+
+        df = load_meps()
+    needed = set(MEPS_FEATURES) | {"drugexp", "blhisp"}
+    missing = sorted(needed - set(df.columns))
+    if missing:
+        raise ValueError(f"df lacks the MEPS column(s) {missing}; pass the table from load_meps()")
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-9:
+        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    order = np.random.default_rng(seed).permutation(len(df))
+    n_train, n_val = int(round(fr[0] * len(df))), int(round(fr[1] * len(df)))
+    parts = np.split(order, [n_train, n_train + n_val])
+    table = df[list(MEPS_FEATURES)].astype(np.float64).copy()
+    table["not_blhisp"] = (df["blhisp"] == 0).astype(np.int64)
+    cutoff = float(np.quantile(df["drugexp"].to_numpy()[parts[0]], quantile))
+    table["high_drugexp"] = (df["drugexp"] > cutoff).astype(np.int64)
+    train, val, test = (table.iloc[p].reset_index(drop=True) for p in parts)
+    return MEPSTask(train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff)
+
+
+# ---------------------------------------------------------------------------
+# The lesson's MEPS panel 19 file
+
+
+def _aif360_meps_dir() -> Path:
+    """The folder where AIF360's ``MEPSDataset19`` looks for ``h181.csv``."""
+    import aif360.datasets.meps_dataset_panel19_fy2015 as mod
+
+    return (Path(os.path.abspath(mod.__file__)).parent / ".." / "data" / "raw" / "meps").resolve()
+
+
+def load_meps_panel19(path: str | Path | None = None):
+    """Load the lesson's MEPS panel 19 (2015, ``h181.csv``) as AIF360's ``MEPSDataset19``.
+
+    The file is not shipped with the workbook: AHRQ's data-use agreement asks each user to
+    download it. With ``path=None`` it is looked for where AIF360 looks
+    (``aif360/data/raw/meps/h181.csv``) and then in the workbook's data folder; a ``path``
+    reads that file. Either way the result is a ``MEPSDataset19`` built with AIF360's own
+    defaults and preprocessing (label ``UTILIZATION`` >= 10 visits, ``RACE`` = 1 for
+    non-Hispanic White, weights ``PERWT15F``).
+
+    Raises
+    ------
+    FileNotFoundError
+        With instructions for getting the file, when it is not found.
+    """
+    from trustworthy_lib.data import data_dir
+
+    aif_dir = _aif360_meps_dir()
+    candidates = [Path(path)] if path is not None else [aif_dir / "h181.csv", data_dir() / "h181.csv"]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise FileNotFoundError(
+            "MEPS panel 19 (h181.csv) was not found; looked in "
+            + ", ".join(str(c) for c in candidates)
+            + ". The workbook does not ship it, because AHRQ asks every user to accept its "
+            "data-use terms (https://meps.ahrq.gov/data_stats/data_use.jsp). On a machine with "
+            "internet, either (1) call aif360.sklearn.datasets.fetch_meps(19, accept_terms=True), "
+            "which downloads and caches h181ssp.zip and returns the scikit-learn style (X, y); or "
+            "(2) follow " + str(aif_dir / "README.md") + ": download "
+            "https://meps.ahrq.gov/mepsweb/data_files/pufs/h181ssp.zip, convert it to CSV "
+            "(`Rscript generate_data.R` in that folder), and put h181.csv in " + str(aif_dir)
+            + " or pass its path to load_meps_panel19(path). The chapters use the shipped MEPS "
+            "extract, trustworthy_lib.data.load_meps(), instead."
+        )
+    with quiet_import_warnings():
+        from aif360.datasets import MEPSDataset19, StandardDataset
+
+    if found.resolve() == (aif_dir / "h181.csv").resolve():
+        return MEPSDataset19()
+    # Elsewhere: the same constructor arguments, with the DataFrame read from `found`.
+    params = inspect.signature(MEPSDataset19.__init__).parameters
+    kwargs = {k: copy.deepcopy(p.default) for k, p in params.items() if k != "self"}
+    frame = pd.read_csv(found, sep=",", na_values=kwargs["na_values"])
+    dataset = MEPSDataset19.__new__(MEPSDataset19)
+    StandardDataset.__init__(dataset, df=frame, **kwargs)
+    return dataset
