@@ -126,6 +126,19 @@ def test_strict_mode_raises_on_missing_metrics():
     assert issubclass(MissingMetricError, ValueError)
 
 
+def test_fairness_summary_and_group_table_together():
+    summary = {"disparate_impact": 0.62, "equal_opportunity_difference": -0.11, "theil_index": None}
+    groups = pd.DataFrame({"selection_rate": [0.2, 0.12]}, index=["privileged", "unprivileged"])
+    result = build_model_card(**_kwargs(fairness=summary, fairness_groups=groups))
+    body = card_sections(result.text)["Fairness by group"]
+    assert body.index("| disparate_impact | 0.62 |") < body.index("| unprivileged | 0.12 |")
+    assert f"| theil_index | **{NOT_MEASURED}** |" in body
+    assert result.missing == ("Fairness by group: theil_index",)
+    values = {r.metric_name: r.metric_value for r in ModelCard(result.text).data.eval_results}
+    assert values["equal_opportunity_difference (fairness)"] == pytest.approx(-0.11)
+    assert values["selection_rate (unprivileged)"] == pytest.approx(0.12)
+
+
 def test_notes_are_written_before_the_table():
     result = build_model_card(**_kwargs(notes={"calibration": "Measured on the held-out half of the test set."}))
     body = card_sections(result.text)["Calibration"]
@@ -185,10 +198,13 @@ def test_lesson_checklist_flags_what_is_absent():
         ({"evaluation": {"accuracy": "high"}}, "metric values must be numbers"),
         ({"evaluation": {}}, "evaluation is an empty dict; pass None"),
         ({"calibration": [0.1]}, "Calibration metrics must be a dict"),
-        ({"fairness": [1, 2]}, "fairness must be a DataFrame"),
+        ({"fairness": [1, 2]}, "fairness must be a dict of metric -> value"),
         ({"fairness": pd.DataFrame()}, "fairness has no groups"),
         ({"fairness": pd.DataFrame({"group": ["a"], "tpr": [0.1]})}, r"fairness columns \['group'\] are not numeric"),
-        ({"fairness": {"a": 0.3}}, "map each group to a dict"),
+        ({"fairness": {"a": {"tpr": 0.1}, "b": 0.3}}, "map each group to a dict"),
+        ({"fairness": {}}, "fairness is an empty dict"),
+        ({"fairness": None, "fairness_groups": pd.DataFrame({"tpr": [0.1]})}, "fairness_groups was given but fairness is None"),
+        ({"fairness_groups": pd.DataFrame({"tpr": [0.1]})}, "already a per-group table"),
         ({"license": "MIT licence"}, "Hub licence id"),
         ({"datasets": "fashion_mnist"}, "datasets must be a non-empty list"),
         ({"datasets": []}, "datasets must be a non-empty list"),
@@ -209,3 +225,16 @@ def test_save_writes_readme_into_a_folder(tmp_path):
     assert path == tmp_path / "README.md"
     assert ModelCard.load(path).data.license == "mit"
     assert result.save(tmp_path / "card.md").read_text() == result.text
+
+
+def test_card_to_html_renders_body_and_shifts_headings():
+    from trustworthy_lib.modelcard import card_to_html
+
+    html = card_to_html(build_model_card(**_kwargs()).text)
+    assert html.startswith('<div class="model-card"') and html.endswith("</div>")
+    assert "<h3>test-cnn</h3>" in html and "<h4>Calibration</h4>" in html
+    assert "<h1>" not in html and "<h2>" not in html
+    assert "<td>accuracy</td>" in html and "<td>0.975</td>" in html
+    assert "license: mit" not in html  # the YAML block is not shown
+    with pytest.raises(ValueError, match="empty"):
+        card_to_html("")

@@ -154,3 +154,11 @@ def test_push_to_hub_input_checks():
         push_to_hub_if_token(_FakeHubModel(), "cnn")
     with pytest.raises(ValueError, match="has no push_to_hub"):
         push_to_hub_if_token(object(), "me/cnn")
+
+
+def test_push_to_hub_skips_the_placeholder_repo_id(monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    model = _FakeHubModel()
+    assert push_to_hub_if_token(model, "your-username/cnn") is None
+    assert model.calls == [] and "placeholder user name" in capsys.readouterr().out

@@ -217,6 +217,18 @@ def _fairness_table(frame: pd.DataFrame, missing: list[str]) -> str:
     return "\n".join(rows)
 
 
+def _is_flat_metrics(value) -> bool:
+    """True for a dict metric -> number/None, False for a table (DataFrame or dict of dicts)."""
+    if isinstance(value, pd.DataFrame):
+        return False
+    if isinstance(value, Mapping):
+        return not any(isinstance(v, Mapping) for v in value.values())
+    raise ValueError(
+        "fairness must be a dict of metric -> value (e.g. from group_metrics), a DataFrame "
+        f"(one row per group, one column per metric) or a dict group -> {{metric: value}}, got {type(value).__name__}"
+    )
+
+
 def _not_measured_block(section: str, reason: str | None) -> str:
     why = f" {reason.strip()}" if reason and reason.strip() else " No reason was given."
     return f"**{NOT_MEASURED}.**{why}"
@@ -238,13 +250,14 @@ def build_model_card(
     out_of_scope_use,
     training_data: Mapping[str, str],
     evaluation: Mapping[str, float | None] | None,
-    fairness: pd.DataFrame | Mapping[str, Mapping[str, float | None]] | None,
+    fairness: Mapping[str, float | None] | pd.DataFrame | Mapping[str, Mapping[str, float | None]] | None,
     calibration: Mapping[str, float | None] | None,
     ood: Mapping[str, float | None] | None,
     limitations,
     ethical_considerations,
     citation: str,
     tags: Sequence[str] = (),
+    fairness_groups: pd.DataFrame | Mapping[str, Mapping[str, float | None]] | None = None,
     notes: Mapping[str, str] | None = None,
     not_measured_reasons: Mapping[str, str] | None = None,
     library_name: str = "pytorch",
@@ -272,9 +285,14 @@ def build_model_card(
         the whole section was not measured; a value of ``None`` or NaN means that metric was
         not measured. Either is written as "Not measured" and returned in ``missing``.
     fairness:
-        Per-group metrics: a DataFrame with one row per group and one column per metric (as
-        :func:`trustworthy_lib.fairness.group_metrics` returns), or a dict
-        group -> {metric: value}. ``None`` means not measured.
+        Group-fairness results. Either summary metrics as a dict metric -> value (what
+        :func:`trustworthy_lib.fairness.group_metrics` returns: disparate impact,
+        differences unprivileged minus privileged...), or per-group metrics as a DataFrame
+        with one row per group and one column per metric (what
+        :func:`trustworthy_lib.metrics.group_rates` returns) or a dict group -> {metric:
+        value}. ``None`` means not measured.
+    fairness_groups:
+        Optional per-group table shown after the summary when ``fairness`` is a summary dict.
     citation:
         BibTeX (or plain text) for the model, shown in a code block.
     notes:
@@ -334,15 +352,30 @@ def build_model_card(
             measured += [(n, f"{n} ({section.lower()})", float(v)) for n, v in values.items() if not _is_missing(v)]
         sections[section] = "\n\n".join(p for p in (notes.get(key, "").strip(), body) if p)
 
+    fair_parts = [notes.get("fairness", "").strip()]
     if fairness is None:
         missing.append("Fairness by group: all metrics")
-        fair_body = _not_measured_block("Fairness by group", reasons.get("fairness"))
+        fair_parts.append(_not_measured_block("Fairness by group", reasons.get("fairness")))
+        if fairness_groups is not None:
+            raise ValueError("fairness_groups was given but fairness is None; pass the summary metrics too")
     else:
-        frame = _fairness_frame(fairness)
-        fair_body = _fairness_table(frame, missing)
-        for group, row in frame.iterrows():
-            measured += [(m, f"{m} ({group})", float(v)) for m, v in row.items() if not _is_missing(v)]
-    sections["Fairness by group"] = "\n\n".join(p for p in (notes.get("fairness", "").strip(), fair_body) if p)
+        tables = []
+        if _is_flat_metrics(fairness):
+            if not fairness:
+                raise ValueError("fairness is an empty dict; pass None if it was not measured")
+            tables.append(_metric_table(fairness, "Fairness by group", missing))
+            measured += [(n, f"{n} (fairness)", float(v)) for n, v in fairness.items() if not _is_missing(v)]
+        else:
+            if fairness_groups is not None:
+                raise ValueError("fairness is already a per-group table; pass summary metrics as fairness and the table as fairness_groups")
+            fairness_groups, fairness = fairness, None
+        if fairness_groups is not None:
+            frame = _fairness_frame(fairness_groups)
+            tables.append(_fairness_table(frame, missing))
+            for group, row in frame.iterrows():
+                measured += [(m, f"{m} ({group})", float(v)) for m, v in row.items() if not _is_missing(v)]
+        fair_parts += tables
+    sections["Fairness by group"] = "\n\n".join(p for p in fair_parts if p)
 
     sections["Limitations"] = _text(limitations, "limitations")
     sections["Ethical considerations"] = _text(ethical_considerations, "ethical_considerations")
@@ -480,3 +513,22 @@ def lesson_checklist(text: str) -> pd.DataFrame:
             status = "covered"
         rows.append({"item": item, "section": section, "status": status})
     return pd.DataFrame(rows)
+
+
+def card_to_html(text: str) -> str:
+    """Render a card's Markdown body (without the YAML block) to HTML, for display in a notebook.
+
+    Uses ``markdown-it-py`` (CommonMark plus tables), the parser behind MyST. Headings are
+    shifted down two levels (``#`` becomes ``<h3>``) so that a card shown inside a page does
+    not compete with the page's own headings. The result is wrapped in a bordered
+    ``<div class="model-card">``; show it with ``IPython.display.HTML``.
+    """
+    from markdown_it import MarkdownIt
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("the model card is empty")
+    body = re.sub(r"\A---\n.*?\n---\n", "", text, count=1, flags=re.S)
+    html = MarkdownIt("commonmark").enable("table").render(body)
+    html = re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
+    style = "border:1px solid #bbb;border-radius:6px;padding:0.5em 1.2em;max-height:42em;overflow:auto"
+    return f'<div class="model-card" style="{style}">\n{html}</div>'

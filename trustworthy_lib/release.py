@@ -195,7 +195,8 @@ def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, priva
 
     The token is ``token`` or the environment variable ``HF_TOKEN``. Without one, or with
     ``HF_HUB_OFFLINE=1``, nothing is sent: a one-line message says why and the function
-    returns ``None``. With one, it calls ``model.push_to_hub(repo_id, token=token,
+    returns ``None``; the same happens while ``repo_id`` still starts with the placeholder
+    ``your-username/``. With a token, it calls ``model.push_to_hub(repo_id, token=token,
     private=private, **kwargs)`` and returns its result (the commit URL). Repositories are
     private by default: make one public on purpose, after reading its model card.
     """
@@ -205,6 +206,9 @@ def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, priva
         raise ValueError(
             f"{type(model).__name__} has no push_to_hub(); wrap it first, e.g. HubSmallCNN.from_small_cnn(model)"
         )
+    if repo_id.startswith("your-username/"):
+        print(f"repo_id {repo_id!r} still has the placeholder user name: skipping push_to_hub. Nothing was uploaded.")
+        return None
     token = token or os.environ.get("HF_TOKEN") or None
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         print(f"HF_HUB_OFFLINE is set: skipping push_to_hub({repo_id!r}). Nothing was uploaded.")
