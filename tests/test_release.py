@@ -130,7 +130,9 @@ def test_push_to_hub_skips_without_token(monkeypatch, capsys):
     model = _FakeHubModel()
     assert push_to_hub_if_token(model, "me/cnn") is None
     assert model.calls == []
-    assert "No Hugging Face token found: skipping push_to_hub('me/cnn'). Nothing was uploaded." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Skipping push_to_hub('me/cnn'): no Hugging Face token found." in out
+    assert "Nothing was uploaded." in out and "HF_TOKEN" in out
 
 
 def test_push_to_hub_skips_when_offline_even_with_token(monkeypatch, capsys):
@@ -161,4 +163,4 @@ def test_push_to_hub_skips_the_placeholder_repo_id(monkeypatch, capsys):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     model = _FakeHubModel()
     assert push_to_hub_if_token(model, "your-username/cnn") is None
-    assert model.calls == [] and "placeholder user name" in capsys.readouterr().out
+    assert model.calls == [] and "replace 'your-username'" in capsys.readouterr().out

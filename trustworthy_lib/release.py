@@ -207,16 +207,17 @@ def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, priva
             f"{type(model).__name__} has no push_to_hub(); wrap it first, e.g. HubSmallCNN.from_small_cnn(model)"
         )
     if repo_id.startswith("your-username/"):
-        print(f"repo_id {repo_id!r} still has the placeholder user name: skipping push_to_hub. Nothing was uploaded.")
+        print(f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your user name.")
+        print("Nothing was uploaded.")
         return None
     token = token or os.environ.get("HF_TOKEN") or None
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        print(f"HF_HUB_OFFLINE is set: skipping push_to_hub({repo_id!r}). Nothing was uploaded.")
+        print(f"Skipping push_to_hub({repo_id!r}): HF_HUB_OFFLINE is set.")
+        print("Nothing was uploaded.")
         return None
     if not token:
-        print(
-            f"No Hugging Face token found: skipping push_to_hub({repo_id!r}). Nothing was uploaded. "
-            "To upload, create a write token at https://huggingface.co/settings/tokens and set HF_TOKEN."
-        )
+        print(f"Skipping push_to_hub({repo_id!r}): no Hugging Face token found.")
+        print("Nothing was uploaded. To upload, create a write token at")
+        print("https://huggingface.co/settings/tokens and set the environment variable HF_TOKEN.")
         return None
     return model.push_to_hub(repo_id, token=token, private=private, **kwargs)
