@@ -14,10 +14,10 @@ from trustworthy_lib.fairness import (
     from_binary_label_dataset,
     generalized_error_rates,
     group_metrics,
-    group_rates,
     load_meps_panel19,
     make_meps_task,
     positive_probability,
+    propublica_compas,
     quiet_import_warnings,
     threshold_optimizer_rules,
     threshold_sweep,
@@ -273,31 +273,32 @@ def test_bootstrap_bad_inputs():
 # COMPAS helpers
 
 
-def test_group_rates_known_values():
-    y = [1, 1, 0, 0, 1, 0, 0, 0, 0]
-    yhat = [1, 0, 1, 0, 1, 1, 0, 0, 0]
-    g = ["a", "a", "a", "a", "b", "b", "b", "b", "c"]
-    r = group_rates(y, yhat, g)
-    assert list(r.index) == ["a", "b", "c"]
-    assert r.loc["a"].tolist() == [4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
-    assert r.loc["b", "fpr"] == pytest.approx(1 / 3) and r.loc["b", "ppv"] == 0.5
-    assert np.isnan(r.loc["c", "tpr"]) and np.isnan(r.loc["c", "ppv"])
-    with pytest.raises(ValueError, match="mismatched lengths"):
-        group_rates(y, yhat[:-1], g)
-    with pytest.raises(ValueError, match="group contains 1 missing"):
-        group_rates(y, yhat, g[:-1] + [None])
-
-
 def test_chouldechova_identity_holds_on_random_confusion_matrices():
     rng = np.random.default_rng(0)
     tp, fp, fn, tn = rng.integers(1, 500, size=(4, 20)).astype(float)
     p = (tp + fn) / (tp + fp + fn + tn)
     np.testing.assert_allclose(chouldechova_fpr(p, tp / (tp + fp), fn / (tp + fn)), fp / (fp + tn))
     assert chouldechova_fpr(0.5, 0.5, 0.0) == pytest.approx(1.0)
+    series = chouldechova_fpr(pd.Series([0.5, 0.25], index=["a", "b"]), 0.5, 0.0)
+    assert series.to_dict() == pytest.approx({"a": 1.0, "b": 1 / 3})
     with pytest.raises(ValueError, match="base_rate out of range"):
         chouldechova_fpr(1.0, 0.5, 0.2)
     with pytest.raises(ValueError, match="ppv out of range"):
         chouldechova_fpr(0.3, 0.0, 0.2)
+
+
+def test_propublica_compas_subset():
+    everyone = propublica_compas(races=None)
+    assert len(everyone) == 6172
+    two = propublica_compas()
+    assert len(two) == 5278 and set(two.race) == {"African-American", "Caucasian"}
+    assert two.days_b_screening_arrest.abs().max() <= 30 and (two.c_charge_degree != "O").all()
+    assert two.groupby("race").two_year_recid.mean().round(3).to_dict() == {
+        "African-American": 0.523, "Caucasian": 0.391}  # ProPublica's base rates
+    with pytest.raises(ValueError, match=r"race value\(s\) \['Martian'\] do not occur"):
+        propublica_compas(races=["Martian"])
+    with pytest.raises(ValueError, match="lacks the COMPAS column"):
+        propublica_compas(everyone.drop(columns="score_text"))
 
 
 def test_generalized_error_rates_satisfy_kleinberg_identity_when_calibrated():

@@ -14,8 +14,10 @@ Conventions, stated once and held everywhere in this module:
 * A score is turned into a decision with ``score > threshold``, as in the AIF360 MEPS
   tutorial.
 
-Every metric here is a function of eight counts: (group) x (true label) x (predicted
-label). :func:`group_metrics`, :func:`threshold_sweep` and :func:`bootstrap_group_metrics`
+Per-group rate tables (base rate, selection rate, TPR, FPR, precision) live in
+:func:`trustworthy_lib.metrics.group_rates`; this module adds what the fairness chapter
+needs on top. Every metric here is a function of eight counts: (group) x (true label) x
+(predicted label). :func:`group_metrics`, :func:`threshold_sweep` and :func:`bootstrap_group_metrics`
 all build those counts in one vectorised pass (for every threshold, or every bootstrap
 replicate, at once) and share one formula, ``_metrics_from_counts``.
 
@@ -370,39 +372,6 @@ def bootstrap_group_metrics(
     return (table, replicates) if return_replicates else table
 
 
-def group_rates(y_true, y_pred, group) -> pd.DataFrame:
-    """Per-group confusion rates, for any number of groups (one row per group value).
-
-    Columns: ``n``, ``base_rate`` :math:`P(y=1)`, ``selection_rate`` :math:`P(\\hat y=1)`,
-    ``tpr``, ``fpr``, ``fnr`` and ``ppv`` (precision, :math:`P(y=1 \\mid \\hat y=1)`).
-    A rate whose denominator is zero is NaN. Used for the COMPAS analysis of Chouldechova
-    (2017), where these rates are compared across groups.
-    """
-    y_true = _check_binary(y_true, "y_true")
-    y_pred = _check_binary(y_pred, "y_pred")
-    group = _as_1d(group, "group")
-    _check_lengths(y_true=y_true, y_pred=y_pred, group=group)
-    if pd.isna(group).any():
-        raise ValueError(f"group contains {int(pd.isna(group).sum())} missing value(s); every person needs a group")
-    values, inv = np.unique(group, return_inverse=True)
-    k = len(values)
-    C = np.bincount(4 * inv + 2 * y_true + y_pred, minlength=4 * k).reshape(k, 2, 2).astype(np.float64)
-    tn, fp, fn, tp = C[:, 0, 0], C[:, 0, 1], C[:, 1, 0], C[:, 1, 1]
-    n = C.sum(axis=(1, 2))
-    return pd.DataFrame(
-        {
-            "n": n.astype(np.int64),
-            "base_rate": _div(tp + fn, n),
-            "selection_rate": _div(tp + fp, n),
-            "tpr": _div(tp, tp + fn),
-            "fpr": _div(fp, fp + tn),
-            "fnr": _div(fn, tp + fn),
-            "ppv": _div(tp, tp + fp),
-        },
-        index=pd.Index(values, name="group"),
-    )
-
-
 def chouldechova_fpr(base_rate, ppv, fnr):
     r"""The false-positive rate forced by a group's base rate, precision and miss rate.
 
@@ -414,6 +383,8 @@ def chouldechova_fpr(base_rate, ppv, fnr):
     So if two groups have equal PPV (predictive parity, the binary form of calibration) and
     equal FNR but different :math:`p`, their FPRs *must* differ. Inputs broadcast; they
     must satisfy :math:`0 < p < 1`, :math:`0 < PPV \le 1` and :math:`0 \le FNR \le 1`.
+    Returns a float for scalar inputs, a Series (with the index of the first Series input)
+    when any input is a pandas Series, and an array otherwise.
     """
     p, q, f = (np.asarray(v, dtype=np.float64) for v in (base_rate, ppv, fnr))
     for name, v, ok in (
@@ -424,7 +395,10 @@ def chouldechova_fpr(base_rate, ppv, fnr):
         if not np.all(ok):
             raise ValueError(f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}")
     out = p / (1 - p) * (1 - q) / q * (1 - f)
-    return float(out) if out.ndim == 0 else out
+    if out.ndim == 0:
+        return float(out)
+    index = next((v.index for v in (base_rate, ppv, fnr) if isinstance(v, pd.Series)), None)
+    return pd.Series(out, index=index, name="fpr") if index is not None and len(index) == len(out) else out
 
 
 def generalized_error_rates(scores, y_true, group) -> pd.DataFrame:
@@ -721,6 +695,46 @@ def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: floa
     table["high_drugexp"] = (df["drugexp"] > cutoff).astype(np.int64)
     train, val, test = (table.iloc[p].reset_index(drop=True) for p in parts)
     return MEPSTask(train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff)
+
+
+# ---------------------------------------------------------------------------
+# COMPAS, as ProPublica analysed it
+
+COMPAS_RACES = ("African-American", "Caucasian")
+
+
+def propublica_compas(df: pd.DataFrame | None = None, races=COMPAS_RACES) -> pd.DataFrame:
+    """ProPublica's analysis subset of the COMPAS two-year table (Angwin et al. 2016).
+
+    Keeps the rows ProPublica kept: the COMPAS screening within 30 days of the arrest
+    (``-30 <= days_b_screening_arrest <= 30``), a known recidivism outcome
+    (``is_recid != -1``), no ordinary traffic offence (``c_charge_degree != "O"``) and a
+    score (``score_text != "N/A"``): 6,172 of the 7,214 rows. ``races`` then keeps those
+    groups (default: African-American and Caucasian defendants, 5,278 rows, as in the
+    analyses of Chouldechova 2017); ``races=None`` keeps every group.
+    """
+    if df is None:
+        from trustworthy_lib.data import load_compas
+
+        df = load_compas()
+    needed = {"days_b_screening_arrest", "is_recid", "c_charge_degree", "score_text", "race",
+              "decile_score", "two_year_recid"}
+    missing = sorted(needed - set(df.columns))
+    if missing:
+        raise ValueError(f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()")
+    keep = (
+        df["days_b_screening_arrest"].between(-30, 30)
+        & (df["is_recid"] != -1)
+        & (df["c_charge_degree"] != "O")
+        & (df["score_text"] != "N/A")
+    )
+    if races is not None:
+        races = [races] if isinstance(races, str) else list(races)
+        unknown = sorted(set(races) - set(df["race"].unique()))
+        if unknown:
+            raise ValueError(f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}")
+        keep &= df["race"].isin(races)
+    return df[keep].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------
