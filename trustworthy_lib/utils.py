@@ -10,10 +10,9 @@ import os
 import random
 
 import numpy as np
-import torch
 
 
-def get_device(prefer: str | None = None) -> torch.device:
+def get_device(prefer: str | None = None) -> "torch.device":
     """Return the device to compute on: CUDA when available, otherwise the CPU.
 
     Parameters
@@ -23,6 +22,8 @@ def get_device(prefer: str | None = None) -> torch.device:
         ``TRUSTWORTHY_DEVICE`` does the same for a whole build. Asking for CUDA on a
         machine without it raises :class:`RuntimeError`.
     """
+    import torch  # imported here so that a torch-free chapter does not pay for it
+
     choice = (prefer or os.environ.get("TRUSTWORTHY_DEVICE", "")).strip().lower()
     if choice in ("", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -47,6 +48,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generato
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    import torch
+
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
