@@ -239,6 +239,31 @@ def test_fpr_at_tpr_agrees_with_pytorch_ood_and_roc_curve(ood_scores, tpr):
     assert ours == pytest.approx(fpr[np.argmax(tpr_curve >= tpr - 1e-12)])
 
 
+@pytest.mark.parametrize("tpr", [0.95, 0.5, 0.8, 1.0])
+def test_fpr_at_tpr_with_id_positive_agrees_with_roc_curve(ood_scores, tpr):
+    """ID as the positive class: negate the scores and swap the labels, then read the ROC curve."""
+    s_id, s_ood = ood_scores
+    ours = m.fpr_at_tpr(s_id, s_ood, tpr=tpr, positive="id")
+    labels = np.r_[np.ones(len(s_id)), np.zeros(len(s_ood))]
+    fpr, tpr_curve, _ = skm.roc_curve(labels, -np.r_[s_id, s_ood])
+    assert ours == pytest.approx(fpr[np.argmax(tpr_curve >= tpr - 1e-12)])
+
+
+def test_fpr_at_tpr_two_definitions_differ_by_hand():
+    s_id = np.arange(20.0)  # ID scores 0..19
+    s_ood = np.arange(20.0) + 10  # OOD scores 10..29
+    # OOD positive: flag 19 of 20 outliers -> tau = 11; ID scores 11..19 are flagged: 9/20
+    assert m.fpr_at_tpr(s_id, s_ood, positive="ood") == pytest.approx(9 / 20)
+    # ID positive: keep 19 of 20 ID -> tau = 18; OOD scores 10..18 are kept: 9/20
+    assert m.fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)
+    # OOD scores 15..29 plus five far below every ID score (-100..-96). Keeping 95% of ID
+    # (tau = 18) lets through 15..18 and the five low ones: 9/20. Catching 95% of the
+    # outliers needs tau = -99, which flags every ID sample: 20/20.
+    s_ood = np.r_[np.arange(15.0, 30.0), -100.0 + np.arange(5.0)]
+    assert m.fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)
+    assert m.fpr_at_tpr(s_id, s_ood, positive="ood") == pytest.approx(20 / 20)
+
+
 def test_fpr_at_tpr_separated_sets():
     assert m.fpr_at_tpr(np.arange(100), np.arange(100) + 1000) == 0.0
     # 20 OOD scores 0..19: catching 95% needs tau = 1, which also flags ID scores 1..19
@@ -254,6 +279,7 @@ def test_fpr_at_tpr_separated_sets():
         (lambda: m.fpr_at_tpr([0.1], [np.inf]), "NaN or infinite"),
         (lambda: m.fpr_at_tpr([0.1], [1.0], tpr=95), "fraction in \\(0, 1\\]"),
         (lambda: m.fpr_at_tpr([0.1], [1.0], tpr=0.0), "fraction"),
+        (lambda: m.fpr_at_tpr([0.1], [1.0], positive="OOD"), "positive must be 'ood'"),
     ],
 )
 def test_ood_metric_errors(call, match):

@@ -10,7 +10,8 @@ Three small families, each stated once with its convention:
   (Bellamy et al. 2019). The privileged group is the rows whose ``group`` equals
   ``privileged``; every other row is unprivileged. A difference of 0 (a ratio of 1) is parity.
 * **OOD detection.** Scores are **larger for outliers**, and OOD samples are the positive
-  class, as in pytorch-ood: :func:`ood_auroc` and :func:`fpr_at_tpr`.
+  class of :func:`ood_auroc`, as in pytorch-ood. :func:`fpr_at_tpr` takes the positive
+  class as an argument, because papers use both definitions of "FPR at 95% TPR".
 
 Everything is vectorised with NumPy and works on lists, NumPy arrays or pandas Series.
 """
@@ -393,21 +394,37 @@ def ood_auroc(id_scores, ood_scores) -> float:
     return float(u / (n_id * n_ood))
 
 
-def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95) -> float:
+def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, positive: str = "ood") -> float:
     """False positive rate at the threshold where the true positive rate first reaches ``tpr``.
 
-    OOD samples are the positives and an OOD score is **larger for outliers**. The threshold
-    :math:`\\tau` is the largest one that still flags at least a fraction ``tpr`` of the OOD
-    samples (score :math:`\\ge \\tau`); the result is the fraction of ID samples also flagged,
-    i.e. the share of good inputs rejected when 95% of outliers are caught ("FPR95").
-    Lower is better. Same definition as ``pytorch_ood.metrics.FPRAtTPR``; see also
-    Liang, Li and Srikant (2018), who popularised the metric.
+    An OOD score is **larger for outliers**, and an input is flagged as OOD when its score
+    is at or above the threshold. Two definitions of "FPR95" are in use, so the positive
+    class is an explicit argument:
+
+    * ``positive="ood"`` (default; pytorch-ood's ``FPRAtTPR``): choose the largest
+      threshold :math:`\\tau` that flags at least a fraction ``tpr`` of the OOD samples;
+      return the fraction of **ID samples wrongly flagged**, i.e. the share of good inputs
+      rejected when 95% of the outliers are caught.
+    * ``positive="id"`` (Liang, Li and Srikant 2018, and most OOD papers): choose the
+      smallest threshold that **keeps** (scores below or at it) at least a fraction ``tpr``
+      of the ID samples; return the fraction of **OOD samples still accepted**, i.e. the
+      share of outliers that slip through when 95% of good inputs are kept. Same as
+      ``trustworthy_lib.ood.ood_metrics``' ``fpr_at_95_tpr``.
+
+    Lower is better in both. The two agree only by accident; say which one you report.
     """
     if isinstance(tpr, bool) or not isinstance(tpr, (int, float, np.floating)) or not 0.0 < float(tpr) <= 1.0:
         raise ValueError(f"tpr must be a fraction in (0, 1], such as 0.95; got {tpr!r}")
+    if positive not in ("ood", "id"):
+        raise ValueError(f"positive must be 'ood' (outliers are the positives) or 'id', got {positive!r}")
     s_id = _scores(id_scores, "id_scores")
     s_ood = _scores(ood_scores, "ood_scores")
-    # k OOD samples must be flagged; the threshold is the k-th largest OOD score
+    if positive == "id":
+        # keep k ID samples: the threshold is the k-th smallest ID score; count OOD kept
+        k = max(1, int(math.ceil(float(tpr) * len(s_id) - 1e-9)))
+        threshold = np.sort(s_id)[k - 1]
+        return float(np.mean(s_ood <= threshold))
+    # flag k OOD samples: the threshold is the k-th largest OOD score; count ID flagged
     k = max(1, int(math.ceil(float(tpr) * len(s_ood) - 1e-9)))
     threshold = np.sort(s_ood)[::-1][k - 1]
     return float(np.mean(s_id >= threshold))
