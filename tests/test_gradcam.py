@@ -7,6 +7,7 @@ from torchvision.models import resnet18
 
 from trustworthy_lib.gradcam import (
     find_last_conv,
+    grad_cam_plus_plus,
     gradcam,
     occlusion_map,
     overlay,
@@ -99,6 +100,29 @@ def test_gradcam_bad_inputs(net, images):
         gradcam(net, images[:1], target_layer="fc")
     with pytest.raises(ValueError, match="no nn.Conv2d"):
         find_last_conv(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)))
+
+
+def test_grad_cam_plus_plus_wraps_pytorch_grad_cam(net, images):
+    from pytorch_grad_cam import GradCAMPlusPlus
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    net.zero_grad(set_to_none=True)
+    x = images[:1]
+    predicted = int(net(x).argmax())
+    ours = grad_cam_plus_plus(net, x)  # defaults: last conv, predicted class
+    with GradCAMPlusPlus(model=net, target_layers=[net.layer4[1].conv2]) as cam:
+        theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(predicted)])[0]
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours.shape == (64, 64) and ours.min() >= 0 and ours.max() <= 1
+    net.zero_grad(set_to_none=True)
+    assert grad_cam_plus_plus(net, images, target_class=[1, 2], target_layer="layer4").shape == (2, 64, 64)
+    assert all(p.grad is None for p in net.parameters())  # no gradients left behind
+    # it weighs gradients differently, so it is not Grad-CAM
+    assert not np.allclose(grad_cam_plus_plus(net, x, 4, "layer4"), gradcam(net, x, 4, "layer4"), atol=1e-3)
+    with pytest.raises(ValueError, match="out of range"):
+        grad_cam_plus_plus(net, x, target_class=99)
+    with pytest.raises(ValueError, match="no layer named"):
+        grad_cam_plus_plus(net, x, target_layer="head")
 
 
 class _CornerModel(nn.Module):

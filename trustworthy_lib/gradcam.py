@@ -13,7 +13,7 @@ Conventions, held throughout this module:
   ``None`` means the last ``nn.Conv2d`` registered in the model.
 
 References: Selvaraju et al. (2017), *Grad-CAM: Visual explanations from deep networks via
-gradient-based localization*; Zeiler and Fergus (2014), *Visualizing and understanding
+gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and Fergus (2014), *Visualizing and understanding
 convolutional networks* (occlusion); Adebayo et al. (2018), *Sanity checks for saliency maps*.
 """
 
@@ -176,6 +176,44 @@ def gradcam(model: nn.Module, input_tensor: torch.Tensor, target_class=None, tar
         cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
         cam = _minmax(cam).float().cpu().numpy()
     return cam[0] if single or len(cam) == 1 else cam
+
+
+def grad_cam_plus_plus(model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None) -> np.ndarray:
+    r"""Grad-CAM++ (Chattopadhay et al., 2018), computed by pytorch-grad-cam's ``GradCAMPlusPlus``.
+
+    Grad-CAM++ replaces Grad-CAM's plain average of gradients by a weighted one, so that
+    several separate instances of a class can all light up:
+
+    .. math::
+
+        \alpha_{ij}^{kc} = \frac{(\partial y^c/\partial A^k_{ij})^2}{2(\partial y^c/\partial A^k_{ij})^2
+        + \sum_{a,b} A^k_{ab} (\partial y^c/\partial A^k_{ij})^3}, \qquad
+        w_k^c = \sum_{i,j} \alpha_{ij}^{kc}\, \mathrm{ReLU}\Big(\frac{\partial y^c}{\partial A^k_{ij}}\Big).
+
+    Same arguments, defaults and output as :func:`gradcam` (one image or a batch, maps
+    in [0, 1] at the input's size), so the two can be compared like for like. The
+    parameters' ``.grad`` are reset afterwards; the model is left in eval mode.
+    """
+    from pytorch_grad_cam import GradCAMPlusPlus
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    x, single = _as_batch(input_tensor)
+    _, layer = resolve_layer(model, target_layer)
+    device = next(model.parameters()).device
+    x = x.to(device)
+    with torch.no_grad():
+        logits = model.eval()(x)
+    ids = _target_ids(target_class, logits).tolist()
+    had_grad = [p.grad is not None for p in model.parameters()]
+    try:
+        with GradCAMPlusPlus(model=model, target_layers=[layer]) as cam:
+            maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in ids])
+    finally:
+        for p, had in zip(model.parameters(), had_grad):
+            if not had:
+                p.grad = None
+    maps = np.asarray(maps, dtype=np.float32)
+    return maps[0] if single or len(maps) == 1 else maps
 
 
 @torch.no_grad()
