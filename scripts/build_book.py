@@ -5,6 +5,9 @@ Usage: ``python scripts/build_book.py`` (``make book`` runs it with the project'
 * Runs ``jupyter-book build . -W --keep-going``: any cell error or Sphinx warning fails the build.
 * Chapters execute through jupyter-cache (``_build/.jupyter_cache``), so a rebuild after a
   prose-only change re-executes nothing.
+* Points every page's Binder and Colab buttons at ``<page>.ipynb`` on the ``notebooks``
+  branch, which the Pages workflow (``.github/workflows/pages.yml``) writes: Colab cannot
+  open a MyST ``.md`` file, and the ``.ipynb`` there carries a Colab set-up cell.
 * Prints each chapter's execution time (from the cache records) and the total wall time,
   and writes them to ``_build/build_times.tsv``.
 """
@@ -12,6 +15,7 @@ Usage: ``python scripts/build_book.py`` (``make book`` runs it with the project'
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +23,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+NOTEBOOK_BRANCH = "notebooks"  # must match NOTEBOOK_BRANCH in .github/workflows/pages.yml
+_BINDER = re.compile(r'(https://mybinder\.org/v2/gh/[^/"]+/[^/"]+/)[^/?"]+(\?urlpath=lab/tree/[^"]+?)\.md"')
+_COLAB = re.compile(r'(https://colab\.research\.google\.com/github/[^/"]+/[^/"]+/blob/)[^/"]+(/[^"]+?)\.md"')
+
+
+def point_launch_buttons_at_notebooks(html_dir: Path, branch: str = NOTEBOOK_BRANCH) -> int:
+    """Rewrite Binder/Colab links from ``<branch of the book>/<page>.md`` to ``<branch>/<page>.ipynb``.
+
+    Returns the number of pages changed. Idempotent: links already rewritten are left alone.
+    """
+    changed = 0
+    for page in html_dir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        new = _BINDER.sub(lambda m: f'{m.group(1)}{branch}{m.group(2)}.ipynb"', text)
+        new = _COLAB.sub(lambda m: f'{m.group(1)}{branch}{m.group(2)}.ipynb"', new)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
 
 
 def execution_times() -> list[tuple[str, float]]:
@@ -50,6 +73,8 @@ def main() -> int:
     result = subprocess.run(
         [str(BIN / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going"], cwd=ROOT, env=env
     )
+    if (ROOT / "_build" / "html").is_dir():
+        point_launch_buttons_at_notebooks(ROOT / "_build" / "html")
     wall = time.perf_counter() - start
     rows = execution_times()
     width = max([len(p) for p, _ in rows] + [10])
