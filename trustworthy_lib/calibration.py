@@ -1,0 +1,305 @@
+"""Calibration of a classifier: ECE, reliability diagrams, proper scores and temperature scaling.
+
+A classifier is *calibrated* when, among the inputs it labels with confidence ``p``, a
+fraction ``p`` is labelled correctly (Guo et al., 2017, "On Calibration of Modern Neural
+Networks", ICML). Conventions, stated once for the whole module:
+
+* ``probs`` is an (N, C) array of class probabilities: each row is non-negative and sums
+  to 1. Pass logits through a softmax first; functions that need logits say so.
+* ``labels`` holds integer class indices 0..C-1 (see :func:`trustworthy_lib.models.encode_labels`).
+* The *confidence* of a prediction is its top-label probability ``max_k p_k``; the
+  prediction is ``argmax_k p_k`` (the first index on ties, as NumPy and torch do).
+* NumPy arrays and torch tensors are both accepted; results are Python floats or NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+_ROW_SUM_TOL = 1e-3
+
+
+def _to_numpy(x, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _check_labels(labels, n: int, num_classes: int, what: str) -> np.ndarray:
+    labels = _to_numpy(labels, "labels")
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of class indices, got shape {labels.shape}")
+    if len(labels) != n:
+        raise ValueError(
+            f"{what} has {n} rows but labels has {len(labels)}; pass one label per row"
+        )
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("labels must be integer class indices 0..C-1, not scores or probabilities")
+        labels = labels.astype(np.int64)
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        raise ValueError(
+            f"labels contain class index {int(bad[0])}, but {what} has only {num_classes} columns "
+            f"(valid indices 0..{num_classes - 1}); encode labels with trustworthy_lib.models.encode_labels"
+        )
+    return labels.astype(np.int64)
+
+
+def check_probabilities(probs, labels=None, name: str = "probs"):
+    """Validate an (N, C) probability matrix (and optional labels); return them as NumPy arrays.
+
+    Raises :class:`ValueError` for a wrong shape, an empty input, NaNs, or rows that are not
+    probability vectors (negative entries, or rows that do not sum to 1 within 1e-3): such
+    rows are usually logits, so the message suggests a softmax.
+    """
+    p = _to_numpy(probs, name)
+    if p.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (N, C) array of class probabilities, got shape {p.shape}")
+    if p.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one row")
+    if p.shape[1] < 2:
+        raise ValueError(f"{name} must have at least two class columns, got {p.shape[1]}")
+    if not np.issubdtype(p.dtype, np.floating):
+        p = p.astype(np.float64)
+    if np.isnan(p).any():
+        raise ValueError(f"{name} contains NaN values")
+    sums = p.sum(axis=1)
+    if (p < 0).any() or (p > 1 + _ROW_SUM_TOL).any() or np.abs(sums - 1).max() > _ROW_SUM_TOL:
+        raise ValueError(
+            f"the rows of {name} are not probability vectors (row sums range from {sums.min():.3g} "
+            f"to {sums.max():.3g}, entries from {p.min():.3g} to {p.max():.3g}); if these are logits, "
+            "apply a softmax first, e.g. torch.softmax(logits, dim=1) or scipy.special.softmax(logits, axis=1)"
+        )
+    if labels is None:
+        return p
+    return p, _check_labels(labels, p.shape[0], p.shape[1], name)
+
+
+def _check_n_bins(n_bins) -> int:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    return int(n_bins)
+
+
+@dataclass(frozen=True)
+class CalibrationBins:
+    """Per-bin statistics of top-label confidence, as used by ECE and the reliability diagram.
+
+    ``edges`` has ``n_bins + 1`` entries. ``count``, ``confidence`` (mean confidence) and
+    ``accuracy`` (fraction correct) have ``n_bins + 1`` entries: the bins
+    ``[edges[m], edges[m+1])`` and, last, the bin of confidences exactly equal to 1 (see
+    :func:`expected_calibration_error`). Empty bins have confidence and accuracy 0.
+    """
+
+    edges: np.ndarray
+    count: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.count.sum())
+
+
+def calibration_bins(probs, labels, n_bins: int = 15) -> CalibrationBins:
+    """Bin predictions by top-label confidence into ``n_bins`` equal-width bins on [0, 1].
+
+    Bin ``m`` holds confidences in ``[m/M, (m+1)/M)``; a confidence of exactly 1 gets a bin
+    of its own, as in torchmetrics. The comparison is done in the dtype of ``probs`` with
+    ``torch.linspace`` edges, so the binning is the one torchmetrics computes.
+    """
+    p, y = check_probabilities(probs, labels)
+    n_bins = _check_n_bins(n_bins)
+    t = torch.from_numpy(np.ascontiguousarray(p))
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.double()
+    conf, pred = t.max(dim=1)
+    correct = (pred.numpy() == y).astype(np.float64)
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=t.dtype)
+    idx = (torch.bucketize(conf, edges, right=True) - 1).numpy()
+    conf = conf.double().numpy()
+    count = np.bincount(idx, minlength=n_bins + 1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.nan_to_num(np.bincount(idx, weights=conf, minlength=n_bins + 1) / count)
+        mean_acc = np.nan_to_num(np.bincount(idx, weights=correct, minlength=n_bins + 1) / count)
+    return CalibrationBins(edges=edges.double().numpy(), count=count, confidence=mean_conf, accuracy=mean_acc)
+
+
+def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
+    r"""Top-label expected calibration error with equal-width bins (Guo et al., 2017, eq. 3).
+
+    .. math::
+
+        \mathrm{ECE} = \sum_{m=1}^{M} \frac{|B_m|}{N}\,\bigl|\mathrm{acc}(B_m) - \mathrm{conf}(B_m)\bigr|
+
+    where :math:`B_m` holds the predictions whose confidence :math:`\max_k p_k` falls in
+    bin ``m``. Bins are left-closed, ``[m/M, (m+1)/M)``, and a confidence of exactly 1 has a
+    bin of its own; that is what torchmetrics'
+    ``MulticlassCalibrationError(num_classes=C, n_bins=M, norm="l1")`` computes, and this
+    function agrees with it to float precision. Returns a float in [0, 1] (multiply by 100
+    for the percentages that papers report).
+    """
+    bins = calibration_bins(probs, labels, n_bins)
+    return float(np.sum(bins.count / bins.n * np.abs(bins.accuracy - bins.confidence)))
+
+
+def reliability_diagram(probs, labels, n_bins: int = 15, ax=None, title: str | None = None, label: str = "model"):
+    """Draw a reliability diagram: accuracy against confidence per bin, with the gap to the diagonal.
+
+    Bars show each bin's accuracy; red hatched boxes show the gap between accuracy and the
+    bin's mean confidence (above the bar: over-confidence; below: under-confidence). Empty
+    bins are left blank. The ECE (same bins, :func:`expected_calibration_error`) is in the
+    legend. For display only, confidences of exactly 1 are drawn in the last bar. Returns
+    the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    bins = calibration_bins(probs, labels, n_bins)
+    ece = expected_calibration_error(probs, labels, n_bins)
+    m = len(bins.edges) - 1
+    count = bins.count[:m].copy()
+    conf_sum = bins.confidence[:m] * count
+    acc_sum = bins.accuracy[:m] * count
+    count[-1] += bins.count[m]
+    conf_sum[-1] += bins.confidence[m] * bins.count[m]
+    acc_sum[-1] += bins.accuracy[m] * bins.count[m]
+    filled = count > 0
+    conf = np.divide(conf_sum, count, out=np.zeros(m), where=filled)
+    acc = np.divide(acc_sum, count, out=np.zeros(m), where=filled)
+    width = 1.0 / m
+    left = bins.edges[:m]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.bar(left[filled], acc[filled], width=width, align="edge", color="tab:blue", edgecolor="black",
+           linewidth=0.5, label=f"{label}: accuracy per bin")
+    ax.bar(left[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width, align="edge",
+           color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//", linewidth=0.5,
+           label=f"gap to mean confidence (ECE = {100 * ece:.2f} %)")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top-label probability)")
+    ax.set_ylabel("accuracy (fraction correct)")
+    ax.set_title(title or f"Reliability diagram, {m} bins")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
+    r"""Mean negative log-likelihood of the true class, :math:`-\frac1N\sum_i \log p_{i,y_i}`, in nats.
+
+    Probabilities are clipped below at ``eps`` so that a confident mistake costs
+    ``-log(eps)`` instead of infinity. Equals ``sklearn.metrics.log_loss`` when no
+    probability is below ``eps``.
+    """
+    p, y = check_probabilities(probs, labels)
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y].astype(np.float64), eps, None))))
+
+
+def brier_score(probs, labels) -> float:
+    r"""Multiclass Brier score, :math:`\frac1N\sum_i\sum_k (p_{ik} - \mathbb{1}[y_i = k])^2` (Brier, 1950).
+
+    It ranges from 0 (perfect) to 2, as in ``sklearn.metrics.brier_score_loss(...,
+    scale_by_half=False)``; like NLL it is a strictly proper scoring rule.
+    """
+    p, y = check_probabilities(probs, labels)
+    onehot = np.zeros_like(p, dtype=np.float64)
+    onehot[np.arange(len(y)), y] = 1.0
+    return float(np.mean(np.sum((p.astype(np.float64) - onehot) ** 2, axis=1)))
+
+
+def _check_logits(logits, name: str = "logits") -> torch.Tensor:
+    z = logits.detach().cpu() if isinstance(logits, torch.Tensor) else torch.as_tensor(np.asarray(logits))
+    if z.dim() != 2:
+        raise ValueError(f"{name} must be a 2-D (N, C) array, got shape {tuple(z.shape)}")
+    if z.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one row")
+    if z.shape[1] < 2:
+        raise ValueError(f"{name} must have at least two class columns, got {z.shape[1]}")
+    z = z.double()
+    if torch.isnan(z).any() or torch.isinf(z).any():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return z
+
+
+class TemperatureScaler:
+    r"""Temperature scaling (Guo et al., 2017, sec. 4.2): divide the logits by one scalar ``T > 0``.
+
+    ``fit(logits, labels)`` chooses ``T`` to minimise the negative log-likelihood of
+    ``softmax(logits / T)`` on held-out *validation* logits (never the test set); it
+    optimises :math:`\log T` with L-BFGS in float64. ``transform(logits)`` returns
+    ``logits / T`` (same type as the input), and ``predict_proba(logits)`` its softmax.
+    Dividing every logit by the same positive number keeps their order, so the predicted
+    class, and hence the accuracy, does not change. ``T > 1`` softens over-confident
+    predictions; ``T < 1`` sharpens under-confident ones.
+
+    Attributes
+    ----------
+    temperature_ : float
+        The fitted temperature (set by :meth:`fit`).
+    """
+
+    def __init__(self, max_iter: int = 200):
+        if not isinstance(max_iter, int) or max_iter < 1:
+            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+        self.max_iter = max_iter
+        self.temperature_: float | None = None
+
+    def fit(self, logits, labels) -> "TemperatureScaler":
+        z = _check_logits(logits)
+        row_sums = z.sum(dim=1)
+        if bool(((z >= 0) & (z <= 1)).all()) and bool((row_sums - 1).abs().max() < 1e-6):
+            raise ValueError(
+                "the logits look like probabilities (every row is in [0, 1] and sums to 1); temperature "
+                "scaling works on logits, so pass the model's raw outputs (or np.log(probs))"
+            )
+        y = torch.from_numpy(_check_labels(labels, z.shape[0], z.shape[1], "logits"))
+        log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=self.max_iter, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.temperature_ = float(log_t.detach().exp())
+        return self
+
+    def _check_fitted(self):
+        if self.temperature_ is None:
+            raise RuntimeError("this TemperatureScaler is not fitted yet; call fit(val_logits, val_labels) first")
+
+    def transform(self, logits):
+        """Return ``logits / T``: a NumPy array for array input, a tensor for tensor input."""
+        self._check_fitted()
+        _check_logits(logits)
+        if isinstance(logits, torch.Tensor):
+            return logits / self.temperature_
+        return np.asarray(logits) / self.temperature_
+
+    def predict_proba(self, logits) -> np.ndarray:
+        """Return ``softmax(logits / T)`` as a float64 NumPy array of shape (N, C)."""
+        self._check_fitted()
+        z = _check_logits(logits)
+        return torch.softmax(z / self.temperature_, dim=1).numpy()
+
+
+def probabilistic_scores(probs, labels, n_bins: int = 15) -> dict:
+    """Accuracy, NLL (nats), Brier score and ECE (``n_bins`` bins) of one set of predictions, as a dict.
+
+    The four columns of a method-comparison table; each is computed by the function of the
+    same name in this module (accuracy is the fraction of rows whose argmax is the label).
+    """
+    p, y = check_probabilities(probs, labels)
+    return {
+        "accuracy": float(np.mean(p.argmax(axis=1) == y)),
+        "nll": negative_log_likelihood(p, y),
+        "brier": brier_score(p, y),
+        "ece": expected_calibration_error(p, y, n_bins),
+    }
