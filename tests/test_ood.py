@@ -6,6 +6,7 @@ import torch
 from pytorch_ood.detector import KNN as PytorchOODKNN
 from pytorch_ood.detector import EnergyBased, MaxLogit, MaxSoftmax
 from pytorch_ood.detector import Mahalanobis as PytorchOODMahalanobis
+import sklearn.metrics as skm
 from sklearn.covariance import LedoitWolf, ledoit_wolf
 from sklearn.metrics import (
     average_precision_score,
@@ -22,6 +23,7 @@ from trustworthy_lib.ood import (
     Mahalanobis,
     detector_table,
     energy_score,
+    fpr_at_tpr,
     max_logit_score,
     msp_score,
     ood_confusion_matrix,
@@ -495,3 +497,95 @@ def test_umap_embedding_is_cached(tmp_path, monkeypatch, rng):
         umap_embedding(feats[:10], directory=tmp_path)
     with pytest.raises(ValueError, match="NaN"):
         umap_embedding(np.full((20, 3), np.nan), directory=tmp_path)
+
+
+# --- FPR at a TPR, both definitions; AUROC against pytorch-ood ----------------------
+
+
+@pytest.fixture
+def tied_scores():
+    rng = np.random.default_rng(0)
+    s_id = rng.normal(0.0, 1.0, 500)
+    s_ood = rng.normal(1.5, 1.0, 300)
+    # ties across and within sets exercise the tie rules
+    return np.round(s_id, 1), np.round(s_ood, 1)
+
+
+def test_auroc_agrees_with_sklearn_and_pytorch_ood_with_ties(tied_scores):
+    import torch
+    from pytorch_ood.metrics import functional as F
+
+    s_id, s_ood = tied_scores
+    labels = np.r_[np.zeros(len(s_id)), np.ones(len(s_ood))]
+    scores = np.r_[s_id, s_ood]
+    ours = ood_metrics(s_id, s_ood)["auroc"]
+    assert ours == pytest.approx(skm.roc_auc_score(labels, scores))
+    torch_labels = torch.as_tensor(np.r_[np.zeros(len(s_id)), -np.ones(len(s_ood))]).long()
+    assert ours == pytest.approx(float(F.auroc(torch.as_tensor(scores), torch_labels)))
+
+
+def test_auroc_extremes():
+    assert ood_metrics([0, 1, 2], [5, 6])["auroc"] == 1.0
+    assert ood_metrics([5, 6], [0, 1, 2])["auroc"] == 0.0
+    assert ood_metrics([1, 1], [1, 1, 1])["auroc"] == 0.5
+
+
+@pytest.mark.parametrize("tpr", [0.95, 0.5, 0.8, 1.0])
+def test_fpr_at_tpr_agrees_with_pytorch_ood_and_roc_curve(tied_scores, tpr):
+    import torch
+    from pytorch_ood.metrics import functional as F
+
+    s_id, s_ood = tied_scores
+    ours = fpr_at_tpr(s_id, s_ood, tpr=tpr, positive="ood")
+    scores = torch.as_tensor(np.r_[s_id, s_ood])
+    labels = torch.as_tensor(np.r_[np.zeros(len(s_id)), -np.ones(len(s_ood))]).long()
+    assert ours == pytest.approx(float(F.fpr_at_tpr(scores, labels, tpr=tpr)))
+    fpr, tpr_curve, _ = skm.roc_curve(np.r_[np.zeros(len(s_id)), np.ones(len(s_ood))], np.r_[s_id, s_ood])
+    assert ours == pytest.approx(fpr[np.argmax(tpr_curve >= tpr - 1e-12)])
+
+
+@pytest.mark.parametrize("tpr", [0.95, 0.5, 0.8, 1.0])
+def test_fpr_at_tpr_with_id_positive_agrees_with_roc_curve(tied_scores, tpr):
+    """ID as the positive class: negate the scores and swap the labels, then read the ROC curve."""
+    s_id, s_ood = tied_scores
+    ours = fpr_at_tpr(s_id, s_ood, tpr=tpr, positive="id")
+    assert fpr_at_tpr(s_id, s_ood, tpr=tpr) == ours  # the default
+    labels = np.r_[np.ones(len(s_id)), np.zeros(len(s_ood))]
+    fpr, tpr_curve, _ = skm.roc_curve(labels, -np.r_[s_id, s_ood])
+    assert ours == pytest.approx(fpr[np.argmax(tpr_curve >= tpr - 1e-12)])
+
+
+def test_fpr_at_tpr_two_definitions_differ_by_hand():
+    s_id = np.arange(20.0)  # ID scores 0..19
+    s_ood = np.arange(20.0) + 10  # OOD scores 10..29
+    # OOD positive: flag 19 of 20 outliers -> tau = 11; ID scores 11..19 are flagged: 9/20
+    assert fpr_at_tpr(s_id, s_ood, positive="ood") == pytest.approx(9 / 20)
+    # ID positive: keep 19 of 20 ID -> tau = 18; OOD scores 10..18 are kept: 9/20
+    assert fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)
+    # OOD scores 15..29 plus five far below every ID score (-100..-96). Keeping 95% of ID
+    # (tau = 18) lets through 15..18 and the five low ones: 9/20. Catching 95% of the
+    # outliers needs tau = -99, which flags every ID sample: 20/20.
+    s_ood = np.r_[np.arange(15.0, 30.0), -100.0 + np.arange(5.0)]
+    assert fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)
+    assert fpr_at_tpr(s_id, s_ood, positive="ood") == pytest.approx(20 / 20)
+
+
+def test_fpr_at_tpr_separated_sets():
+    assert fpr_at_tpr(np.arange(100), np.arange(100) + 1000, positive="ood") == 0.0
+    assert fpr_at_tpr(np.arange(100), np.arange(100) + 1000, positive="id") == 0.0
+    # 20 OOD scores 0..19: catching 95% needs tau = 1, which also flags ID scores 1..19
+    assert fpr_at_tpr(np.arange(20), np.arange(20), tpr=0.95, positive="ood") == pytest.approx(0.95)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: fpr_at_tpr([0.1], [np.inf]), "NaN or infinite"),
+        (lambda: fpr_at_tpr([0.1], [1.0], tpr=95), "fraction in \\(0, 1\\]"),
+        (lambda: fpr_at_tpr([0.1], [1.0], tpr=0.0), "fraction"),
+        (lambda: fpr_at_tpr([0.1], [1.0], positive="OOD"), "positive must be 'id'"),
+    ],
+)
+def test_fpr_at_tpr_rejects_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

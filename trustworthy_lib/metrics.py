@@ -1,6 +1,6 @@
-"""Evaluation metrics: the confusion matrix, group fairness, and OOD detection scores.
+"""Evaluation metrics: the confusion matrix and group fairness.
 
-Three small families, each stated once with its convention:
+Two small families, each stated once with its convention:
 
 * **Confusion-matrix metrics.** :class:`ConfusionCounts` holds the four counts of a binary
   classifier (label ``1`` is the positive class) and derives accuracy, precision, recall,
@@ -9,9 +9,8 @@ Three small families, each stated once with its convention:
   :func:`disparate_impact` is the ratio **unprivileged over privileged**, as in AIF360
   (Bellamy et al. 2019). The privileged group is the rows whose ``group`` equals
   ``privileged``; every other row is unprivileged. A difference of 0 (a ratio of 1) is parity.
-* **OOD detection.** Scores are **larger for outliers**, and OOD samples are the positive
-  class of :func:`ood_auroc`, as in pytorch-ood. :func:`fpr_at_tpr` takes the positive
-  class as an argument, because papers use both definitions of "FPR at 95% TPR".
+
+OOD-detection metrics live in :mod:`trustworthy_lib.ood`.
 
 Everything is vectorised with NumPy and works on lists, NumPy arrays or pandas Series.
 """
@@ -36,8 +35,6 @@ __all__ = [
     "average_odds_difference",
     "equalized_odds_difference",
     "predictive_parity_difference",
-    "ood_auroc",
-    "fpr_at_tpr",
 ]
 
 
@@ -362,69 +359,3 @@ def predictive_parity_difference(y_true, y_pred, group, privileged) -> float:
     ``nan`` if a group has no positive predictions.
     """
     return _rate_gap(y_true, y_pred, group, privileged, "precision")
-
-
-# ---------------------------------------------------------------------------
-# OOD detection
-
-
-def _scores(values, name: str) -> np.ndarray:
-    arr = _as_1d(values, name).astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values; check the scores before evaluating")
-    return arr
-
-
-def ood_auroc(id_scores, ood_scores) -> float:
-    """Area under the ROC curve with OOD samples as the positive class.
-
-    Convention: an OOD score is **larger for outliers**. The AUROC is the probability that a
-    random OOD sample scores higher than a random ID sample, with ties counting one half
-    (the Mann-Whitney U statistic divided by :math:`n_{ID} n_{OOD}`). 1 is perfect
-    separation, 0.5 is guessing, and a value below 0.5 means the score points the wrong way.
-    Computed from ranks in :math:`O(n \\log n)`. Agrees with
-    ``sklearn.metrics.roc_auc_score`` on labels OOD = 1 and with ``pytorch_ood``'s ``AUROC``.
-    """
-    s_id = _scores(id_scores, "id_scores")
-    s_ood = _scores(ood_scores, "ood_scores")
-    both = np.concatenate([s_id, s_ood])
-    ranks = pd.Series(both).rank(method="average").to_numpy()  # tied scores share a rank
-    n_id, n_ood = len(s_id), len(s_ood)
-    u = ranks[n_id:].sum() - n_ood * (n_ood + 1) / 2
-    return float(u / (n_id * n_ood))
-
-
-def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, positive: str = "ood") -> float:
-    """False positive rate at the threshold where the true positive rate first reaches ``tpr``.
-
-    An OOD score is **larger for outliers**, and an input is flagged as OOD when its score
-    is at or above the threshold. Two definitions of "FPR95" are in use, so the positive
-    class is an explicit argument:
-
-    * ``positive="ood"`` (default; pytorch-ood's ``FPRAtTPR``): choose the largest
-      threshold :math:`\\tau` that flags at least a fraction ``tpr`` of the OOD samples;
-      return the fraction of **ID samples wrongly flagged**, i.e. the share of good inputs
-      rejected when 95% of the outliers are caught.
-    * ``positive="id"`` (Liang, Li and Srikant 2018, and most OOD papers): choose the
-      smallest threshold that **keeps** (scores below or at it) at least a fraction ``tpr``
-      of the ID samples; return the fraction of **OOD samples still accepted**, i.e. the
-      share of outliers that slip through when 95% of good inputs are kept. Same as
-      ``trustworthy_lib.ood.ood_metrics``' ``fpr_at_95_tpr``.
-
-    Lower is better in both. The two agree only by accident; say which one you report.
-    """
-    if isinstance(tpr, bool) or not isinstance(tpr, (int, float, np.floating)) or not 0.0 < float(tpr) <= 1.0:
-        raise ValueError(f"tpr must be a fraction in (0, 1], such as 0.95; got {tpr!r}")
-    if positive not in ("ood", "id"):
-        raise ValueError(f"positive must be 'ood' (outliers are the positives) or 'id', got {positive!r}")
-    s_id = _scores(id_scores, "id_scores")
-    s_ood = _scores(ood_scores, "ood_scores")
-    if positive == "id":
-        # keep k ID samples: the threshold is the k-th smallest ID score; count OOD kept
-        k = max(1, int(math.ceil(float(tpr) * len(s_id) - 1e-9)))
-        threshold = np.sort(s_id)[k - 1]
-        return float(np.mean(s_ood <= threshold))
-    # flag k OOD samples: the threshold is the k-th largest OOD score; count ID flagged
-    k = max(1, int(math.ceil(float(tpr) * len(s_ood) - 1e-9)))
-    threshold = np.sort(s_ood)[::-1][k - 1]
-    return float(np.mean(s_id >= threshold))

@@ -502,6 +502,36 @@ def threshold_at_tpr(id_scores, tpr: float = 0.95) -> float:
     return float(s[max(rank, 1) - 1])
 
 
+def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, positive: str = "id") -> float:
+    """False positive rate at the threshold where the true positive rate first reaches ``tpr``.
+
+    Scores are **larger for outliers**. Two definitions of "FPR95" are in use, so the
+    positive class is an explicit argument:
+
+    * ``positive="id"`` (default; Liang, Li and Srikant 2018, and most OOD papers): take the
+      threshold that **keeps** (scores at or below it) at least a fraction ``tpr`` of the ID
+      samples (:func:`threshold_at_tpr`); return the fraction of **OOD samples still
+      accepted**, the share of outliers that slip through when 95% of good inputs are kept.
+      This is :func:`ood_metrics`' ``fpr_at_95_tpr``.
+    * ``positive="ood"`` (pytorch-ood's ``FPRAtTPR``): take the largest threshold that flags
+      (scores at or above it) at least a fraction ``tpr`` of the OOD samples; return the
+      fraction of **ID samples wrongly flagged**, the share of good inputs rejected when 95%
+      of the outliers are caught.
+
+    Lower is better in both. They agree only by accident: say which one you report.
+    """
+    if isinstance(tpr, bool) or not isinstance(tpr, (int, float, np.floating)) or not 0.0 < float(tpr) <= 1.0:
+        raise ValueError(f"tpr must be a fraction in (0, 1], such as 0.95; got {tpr!r}")
+    if positive not in ("id", "ood"):
+        raise ValueError(f"positive must be 'id' (ID samples are the positives) or 'ood', got {positive!r}")
+    id_s = _check_scores(id_scores, "id_scores")
+    ood_s = _check_scores(ood_scores, "ood_scores")
+    if positive == "id":
+        return float(np.mean(ood_s <= threshold_at_tpr(id_s, tpr)))
+    # the mirror image: negate the scores and swap the roles of the two sets
+    return float(np.mean(-id_s <= threshold_at_tpr(-ood_s, tpr)))
+
+
 def ood_metrics(id_scores, ood_scores) -> dict[str, float]:
     """Standard OOD-detection metrics for one detector on one ID set and one OOD set.
 
@@ -524,12 +554,11 @@ def ood_metrics(id_scores, ood_scores) -> dict[str, float]:
     tpr = np.r_[0.0, tp / len(ood_s)]
     fpr = np.r_[0.0, fp / len(id_s)]
     auroc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoids; ties give the 1/2
-    threshold = threshold_at_tpr(id_s, 0.95)
     return {
         "auroc": auroc,
         "aupr_in": _average_precision(-id_s, -ood_s),
         "aupr_out": _average_precision(ood_s, id_s),
-        "fpr_at_95_tpr": float(np.mean(ood_s <= threshold)),
+        "fpr_at_95_tpr": fpr_at_tpr(id_s, ood_s, 0.95, positive="id"),
     }
 
 
