@@ -203,6 +203,31 @@ def test_tied_ledoit_wolf_covariance_matches_sklearn(rng):
     np.testing.assert_allclose(det.score(means), 0.0, atol=1e-6)
 
 
+def test_ledoit_wolf_keeps_dead_units_with_float32_features(rng):
+    """Shrinkage makes the covariance invertible; no direction may be dropped as 'round-off'.
+
+    Dead ReLU units (always zero on the training data) get the tiny variance alpha * mu from
+    the shrinkage. With float32 features that variance can fall below float32 round-off of
+    the largest eigenvalue, but it was added exactly in float64, so the detector must keep
+    it, as the lesson's ``np.linalg.inv`` of the float64 Ledoit-Wolf covariance does.
+    """
+    n, live, dead = 20000, 40, 8
+    # live units share one strong factor (one large eigenvalue), as a CNN's features do
+    factor = rng.normal(size=(n + 200, 1)) * 10
+    live_units = np.maximum(factor + rng.normal(size=(n + 200, live)) * 0.3 + 20, 0)
+    train = np.hstack([live_units[:n], np.zeros((n, dead))])
+    test = np.hstack([live_units[n:], rng.uniform(0, 0.05, size=(200, dead))])
+    reference = LedoitWolf().fit(train)  # float64
+    eigenvalues = np.linalg.eigvalsh(reference.covariance_)
+    # the dead units' variance is below float32 round-off of the largest eigenvalue
+    assert eigenvalues.min() < eigenvalues.max() * train.shape[1] * np.finfo(np.float32).eps
+    expected = lesson_mahalanobis(train, test)
+    det = Mahalanobis(class_conditional=False).fit(train.astype(np.float32))
+    np.testing.assert_allclose(det.score(test.astype(np.float32)), expected, rtol=2e-3)
+    det64 = Mahalanobis(class_conditional=False).fit(train)
+    np.testing.assert_allclose(det64.score(test), expected, rtol=1e-8)
+
+
 def test_mahalanobis_pseudo_inverts_a_singular_covariance(rng):
     train, labels = blobs(rng, n=300, dim=6)
     train = np.hstack([train, np.zeros((300, 1))])  # a dead ReLU unit: zero variance

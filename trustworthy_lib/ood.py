@@ -310,8 +310,12 @@ class Mahalanobis:
             cov, shrinkage = emp, 0.0
         cov = (cov + cov.T) / 2
         evals, evecs = _small_eigh(cov)
-        # eigenvalues below round-off of the input precision count as zero (as scipy's pinvh)
-        cutoff = evals.abs().max() * d * torch.finfo(x.dtype).eps
+        # Eigenvalues below round-off count as zero (as scipy's pinvh). For the empirical
+        # covariance that is the round-off of the input precision. The Ledoit-Wolf shrinkage
+        # adds alpha * mu to every eigenvalue exactly, in float64: a dead unit's tiny shrunk
+        # variance is real, not round-off, and must be kept even for float32 features.
+        eps = torch.finfo(torch.float64 if shrinkage > 0 else x.dtype).eps
+        cutoff = evals.abs().max() * d * eps
         keep = evals > cutoff
         if not keep.any():
             raise ValueError("the features have zero variance in every direction; the covariance cannot be inverted")
