@@ -113,30 +113,12 @@ def layer_embeddings(model, tokenizer, texts, batch_size: int = 32, max_length: 
     np.ndarray
         float32, shape (layers + 1, N, D); ``[0]`` is the embedding layer.
     """
-    from tqdm import tqdm
-
     texts = _check_texts(texts)
     batch_size = _check_batch_size(batch_size)
     n_states = _num_hidden_states(model)
-    device = next(model.parameters()).device
-    out = None
-    was_training = model.training
-    model.eval()
-    try:
-        batches = _batches(tokenizer, texts, batch_size, max_length)
-        total = -(-len(texts) // batch_size)
-        for idx, enc in tqdm(batches, total=total, desc="embedding (all layers, one pass)", disable=not progress):
-            enc = {k: v.to(device) for k, v in enc.items()}
-            hidden = model(**enc, output_hidden_states=True).hidden_states
-            if len(hidden) != n_states:
-                raise ValueError(f"the model returned {len(hidden)} hidden states, expected {n_states}")
-            pooled = mean_pool(torch.stack(hidden), enc["attention_mask"]).float().cpu().numpy()
-            if out is None:
-                out = np.empty((n_states, len(texts), pooled.shape[-1]), dtype=np.float32)
-            out[:, idx] = pooled
-    finally:
-        model.train(was_training)
-    return out
+    return _pooled_hidden_states(
+        model, tokenizer, texts, range(n_states), batch_size, max_length, progress, "embedding (all layers, one pass)"
+    )
 
 
 @torch.inference_mode()
@@ -149,27 +131,42 @@ def single_layer_embeddings(
     getting all layers this way costs ``layers + 1`` full passes. Use
     :func:`layer_embeddings` instead; this exists to check it and to time the difference.
     """
-    from tqdm import tqdm
-
     texts = _check_texts(texts)
     batch_size = _check_batch_size(batch_size)
     n_states = _num_hidden_states(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_states:
         raise ValueError(f"layer {layer!r} does not exist; this model has hidden states 0..{n_states - 1}")
+    return _pooled_hidden_states(
+        model, tokenizer, texts, [int(layer)], batch_size, max_length, progress, f"embedding (layer {layer} only)"
+    )[0]
+
+
+def _pooled_hidden_states(model, tokenizer, texts, layers, batch_size, max_length, progress, desc) -> np.ndarray:
+    """One forward pass per batch; mean-pool the hidden states listed in ``layers``.
+
+    Returns float32 of shape (len(layers), N, D) in the texts' original order. The model
+    runs in eval mode on its own device (its mode is restored); a tqdm bar counts batches.
+    """
+    from tqdm import tqdm
+
+    layers = list(layers)
+    n_states = _num_hidden_states(model)
     device = next(model.parameters()).device
     out = None
     was_training = model.training
     model.eval()
     try:
-        batches = _batches(tokenizer, texts, batch_size, max_length)
         total = -(-len(texts) // batch_size)
-        for idx, enc in tqdm(batches, total=total, desc=f"embedding (layer {layer} only)", disable=not progress):
+        for idx, enc in tqdm(_batches(tokenizer, texts, batch_size, max_length), total=total, desc=desc,
+                             disable=not progress):
             enc = {k: v.to(device) for k, v in enc.items()}
-            hidden = model(**enc, output_hidden_states=True).hidden_states[layer]
-            pooled = mean_pool(hidden, enc["attention_mask"]).float().cpu().numpy()
+            hidden = model(**enc, output_hidden_states=True).hidden_states
+            if len(hidden) != n_states:
+                raise ValueError(f"the model returned {len(hidden)} hidden states, expected {n_states}")
+            pooled = mean_pool(torch.stack([hidden[i] for i in layers]), enc["attention_mask"]).float().cpu().numpy()
             if out is None:
-                out = np.empty((len(texts), pooled.shape[-1]), dtype=np.float32)
-            out[idx] = pooled
+                out = np.empty((len(layers), len(texts), pooled.shape[-1]), dtype=np.float32)
+            out[:, idx] = pooled
     finally:
         model.train(was_training)
     return out
