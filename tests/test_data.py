@@ -146,3 +146,21 @@ def test_missing_manifest_is_reported(pack_copy):
 def test_unlisted_file_is_refused(pack_copy):
     with pytest.raises(data.DataFileError, match="not listed"):
         data.verified_path("secret.csv")
+
+
+def test_meps_quarter_task_cutoff_from_training_rows_only():
+    from trustworthy_lib.data import load_meps, make_meps_quarter_task
+
+    task = make_meps_quarter_task(seed=3)
+    meps = load_meps()
+    assert len(task.X_train) + len(task.X_test) == len(meps)
+    assert abs(len(task.X_test) - 0.3 * len(meps)) <= 1
+    assert task.cutoff == np.quantile(task.X_train["drugexp"], 0.75)
+    # a quarter of training rows (ties aside) are above the cutoff
+    assert 0.24 <= task.y_train.mean() <= 0.26
+    np.testing.assert_array_equal(task.y_test, task.X_test["drugexp"] > task.cutoff)
+    assert "blhisp" not in task.features and "drugexp" not in task.features
+    other = make_meps_quarter_task(seed=4)
+    assert not task.X_test["drugexp"].equals(other.X_test["drugexp"])
+    with pytest.raises(ValueError, match="test_size"):
+        make_meps_quarter_task(test_size=1.5)

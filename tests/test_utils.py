@@ -51,3 +51,22 @@ def test_import_changes_no_global_rng_state():
         "assert not torch.are_deterministic_algorithms_enabled()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_chapter_seed_reads_the_environment(monkeypatch):
+    from trustworthy_lib import chapter_seed
+
+    monkeypatch.delenv("TRUSTWORTHY_SEED", raising=False)
+    assert chapter_seed() == 0
+    assert chapter_seed(default=5) == 5
+    monkeypatch.setenv("TRUSTWORTHY_SEED", " 2 ")
+    assert chapter_seed() == 2
+
+
+@pytest.mark.parametrize("bad", ["-1", "1.5", "one", "0x3"])
+def test_chapter_seed_rejects_bad_values(monkeypatch, bad):
+    from trustworthy_lib import chapter_seed
+
+    monkeypatch.setenv("TRUSTWORTHY_SEED", bad)
+    with pytest.raises(ValueError, match="TRUSTWORTHY_SEED"):
+        chapter_seed()

@@ -10,7 +10,7 @@ Importing the package changes no global state: no seeds are set, no threads are
 configured and nothing is downloaded. Call :func:`seed_everything` yourself.
 """
 
-from trustworthy_lib.utils import get_device, seed_everything
+from trustworthy_lib.utils import chapter_seed, get_device, seed_everything
 
-__all__ = ["get_device", "seed_everything"]
+__all__ = ["chapter_seed", "get_device", "seed_everything"]
 __version__ = "0.1.0"

@@ -285,6 +285,51 @@ def load_meps() -> pd.DataFrame:
     return pd.read_csv(verified_path("meps.csv.bz2"), compression="bz2")
 
 
+MEPS_QUARTER_FEATURES = (
+    "age", "female", "educyr", "income", "private", "marry", "msa",
+    "totchr", "vegood", "good", "fair", "poor", "multlc", "hi_empunion",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MEPSQuarterTask:
+    """Train/test splits of the MEPS *top-quarter spender* task (chapters 01, 04, 05).
+
+    ``y`` is 1 for prescription-drug expenditure above ``cutoff``, the 75th percentile
+    of the *training* split. The features are the 14 of :data:`MEPS_QUARTER_FEATURES`
+    (no race, no expenditure column). ``X_train``/``X_test`` keep every MEPS column, so
+    a chapter can also look at race; select ``features`` to train.
+    """
+
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: np.ndarray
+    y_test: np.ndarray
+    features: tuple[str, ...]
+    cutoff: float
+
+
+def make_meps_quarter_task(seed: int = 0, test_size: float = 0.3) -> MEPSQuarterTask:
+    """The MEPS top-quarter spender task: a 70/30 split, label from the training split.
+
+    Not the fairness chapters' task (:func:`trustworthy_lib.data.make_meps_task`: top
+    fifth, 20 features, 50/30/20). Rows are split at random with
+    ``np.random.default_rng(seed)``; the cutoff is then the 75th percentile of
+    *training* ``drugexp``, so no test row informs the label.
+    """
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    meps = load_meps()
+    order = np.random.default_rng(seed).permutation(len(meps))
+    n_test = int(round(test_size * len(meps)))
+    test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
+    train, test = (meps.iloc[i].reset_index(drop=True) for i in (train_idx, test_idx))
+    cutoff = float(np.quantile(train["drugexp"].to_numpy(), 0.75))
+    y_train = (train["drugexp"] > cutoff).to_numpy(dtype=np.int64)
+    y_test = (test["drugexp"] > cutoff).to_numpy(dtype=np.int64)
+    return MEPSQuarterTask(train, test, y_train, y_test, MEPS_QUARTER_FEATURES, cutoff)
+
+
 def load_compas() -> pd.DataFrame:
     """Load ProPublica's COMPAS two-year recidivism table (7,214 rows x 53 columns).
 

@@ -39,6 +39,28 @@ def get_device(prefer: str | None = None) -> "torch.device":
     raise ValueError(f"unknown device {choice!r}; use 'cpu', 'cuda' or 'auto'")
 
 
+SEED_VARIABLE = "TRUSTWORTHY_SEED"
+
+
+def chapter_seed(default: int = 0) -> int:
+    """Return the seed a chapter runs with: ``$TRUSTWORTHY_SEED``, or ``default`` (0).
+
+    Every chapter starts with ``SEED = chapter_seed()``, so the whole book can be
+    re-run on another seed (``make check-claims``) to check that its sentences still
+    hold. Anything but a non-negative integer in the variable raises ValueError.
+    """
+    raw = os.environ.get(SEED_VARIABLE)
+    if raw is None or raw.strip() == "":
+        return int(default)
+    text = raw.strip()
+    if not text.isdigit():
+        raise ValueError(
+            f"{SEED_VARIABLE}={raw!r} is not a non-negative integer; "
+            f"set it to a number such as 0, 1 or 2, or unset it to use {default}"
+        )
+    return int(text)
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generator:
     """Seed Python, NumPy and PyTorch (CPU and CUDA), and return a NumPy generator.
 
