@@ -103,7 +103,8 @@ def dict_loader(x, y, *, task: str = "regression", batch_size: int | None = None
     """A :class:`~torch.utils.data.DataLoader` of dictionary batches over ``(x, y)``.
 
     ``batch_size=None`` gives one full batch. With ``shuffle=True`` the order comes
-    from a generator seeded with ``seed`` (the global random state is not used), so
+    from a generator seeded with ``seed``. The global random state is never used, even
+    without shuffling, so training draws the same dropout masks as a plain loop would;
     two loaders with the same seed give the same batches.
     """
     data = DictDataset(x, y, task=task)
@@ -111,7 +112,9 @@ def dict_loader(x, y, *, task: str = "regression", batch_size: int | None = None
         batch_size = len(data)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    generator = torch.Generator().manual_seed(int(seed)) if shuffle else None
+    # A loader draws a base seed from its generator each time it is iterated; with no
+    # generator of its own it would draw from (and so change) torch's global RNG.
+    generator = torch.Generator().manual_seed(int(seed))
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
@@ -417,14 +420,17 @@ def _module_args(layer: nn.Module) -> dict:
 
 
 def train_luq(name: str, config: dict, build: Callable[[], nn.Module], *, datamodule,
-              epochs: int, attributes: Sequence[str] = (), directory=None, device=None,
-              **trainer_kwargs):
+              epochs: int, attributes: Sequence[str] = (), finish: Callable | None = None,
+              directory=None, device=None, **trainer_kwargs):
     """Build a LUQ module, train it for ``epochs`` with :func:`fit_quietly`, and cache it.
 
     ``config`` must describe everything that changes the weights and include
     ``"seed"``; ``epochs`` is added to it. ``build`` runs under
     ``torch.manual_seed(config["seed"])`` (see :func:`trustworthy_lib.models.train_or_load`).
-    Validation is switched off (the toy models need no early stopping). Returns
+    Validation is switched off (the toy models need no early stopping).
+    ``finish(module)``, if given, runs after the fit and before caching (for example
+    SNGP's ``recompute_covariance_matrix``, which LUQ otherwise calls only at the end
+    of a validation epoch) and its time counts as training time. Returns
     ``(module, info)``; ``info["train_seconds"]`` is the wall time of the first fit.
     """
     config = {**config, "epochs": int(epochs)}
@@ -433,23 +439,33 @@ def train_luq(name: str, config: dict, build: Callable[[], nn.Module], *, datamo
     def train(module):
         seconds = fit_quietly(module, datamodule, max_epochs=int(epochs), device=device,
                               **trainer_kwargs)
+        if finish is not None:
+            start = time.perf_counter()
+            with torch.no_grad():
+                finish(module)
+            seconds += time.perf_counter() - start
         return {"train_seconds": seconds}
 
     return luq_train_or_load(name, config, build, train, attributes=attributes,
                              directory=directory, device=device)
 
 
-def luq_deep_ensemble(members: Sequence[nn.Module], folder: str | Path | None = None):
-    """Wrap trained LUQ modules in LUQ's ``DeepEnsembleRegression``.
+def luq_deep_ensemble(members: Sequence[nn.Module], folder: str | Path | None = None,
+                      num_classes: int | None = None):
+    """Wrap trained LUQ modules in LUQ's ``DeepEnsembleRegression`` (or ``...Classification``).
 
     LUQ's deep ensemble reads each member's weights from a Lightning-style checkpoint
     file (``{"state_dict": ...}``, loaded with ``weights_only=True``) at every forward
     pass. This writes those files into ``folder`` (a fresh temporary folder by
     default) and returns the ensemble module. They are rebuilt from the members on
-    each call; the workbook's own cache keeps only safetensors files.
+    each call; the workbook's own cache keeps only safetensors files. Pass
+    ``num_classes`` for a classification ensemble.
     """
     with quiet_lightning():
-        from lightning_uq_box.uq_methods import DeepEnsembleRegression
+        from lightning_uq_box.uq_methods import (
+            DeepEnsembleClassification,
+            DeepEnsembleRegression,
+        )
 
     members = list(members)
     if len(members) < 2:
@@ -462,6 +478,8 @@ def luq_deep_ensemble(members: Sequence[nn.Module], folder: str | Path | None = 
         state = {k: v.detach().cpu() for k, v in member.state_dict().items()}
         torch.save({"state_dict": state}, path)
         specs.append({"base_model": member, "ckpt_path": str(path)})
+    if num_classes is not None:
+        return DeepEnsembleClassification(specs, num_classes=int(num_classes))
     return DeepEnsembleRegression(specs)
 
 
