@@ -71,8 +71,9 @@ def _mve(seed=0):
 
     torch.manual_seed(seed)
     net = nn.Sequential(nn.Linear(1, 16), nn.SiLU(), nn.Linear(16, 2))
-    return MVERegression(net, burnin_epochs=0,
-                         optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    return MVERegression(
+        net, burnin_epochs=0, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2)
+    )
 
 
 def test_trained_luq_model_learns_and_predicts_through_the_adapter():
@@ -96,14 +97,31 @@ def test_cached_model_round_trips_to_identical_predictions(tmp_path):
     def train(model):
         calls.append(1)
         model.extra_count = 7
-        return {"train_seconds": fit_quietly(model, dm, max_epochs=20, device="cpu",
-                                             limit_val_batches=0)}
+        return {
+            "train_seconds": fit_quietly(
+                model, dm, max_epochs=20, device="cpu", limit_val_batches=0
+            )
+        }
 
     config = {"method": "mve", "epochs": 20, "seed": 0}
-    first, info1 = luq_train_or_load("mve_test", config, _mve, train, directory=tmp_path,
-                                     device="cpu", attributes=["extra_count"])
-    second, info2 = luq_train_or_load("mve_test", config, _mve, train, directory=tmp_path,
-                                      device="cpu", attributes=["extra_count"])
+    first, info1 = luq_train_or_load(
+        "mve_test",
+        config,
+        _mve,
+        train,
+        directory=tmp_path,
+        device="cpu",
+        attributes=["extra_count"],
+    )
+    second, info2 = luq_train_or_load(
+        "mve_test",
+        config,
+        _mve,
+        train,
+        directory=tmp_path,
+        device="cpu",
+        attributes=["extra_count"],
+    )
     assert calls == [1] and not info1["cached"] and info2["cached"]
     assert second.extra_count == 7
     assert not list(tmp_path.glob("*.pt")) and list(tmp_path.glob("*.safetensors"))
@@ -131,8 +149,12 @@ def test_training_prints_nothing():
         "m = _mve()\n"
         "fit_quietly(m, DictDataModule(_data(), _data(10, 1)), max_epochs=3)\n"
     )
-    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(  # noqa: PLW1510 - the return code is asserted below
+        [sys.executable, "-W", "default", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == "", (done.stdout, done.stderr)
 
@@ -146,15 +168,22 @@ def test_regression_report_known_values_and_calibrated_gaussian():
     expected_nll = np.mean([0.5 * np.log(2 * np.pi), 0.5 * np.log(2 * np.pi * 4) + 0.5])
     np.testing.assert_allclose(r["NLL"], expected_nll)
     np.testing.assert_allclose(r["RMSE"], np.sqrt(2.0))
-    np.testing.assert_allclose(r["width"], np.mean(2 * norm.ppf(0.95) * np.array([1.0, 2.0])))
+    np.testing.assert_allclose(
+        r["width"], np.mean(2 * norm.ppf(0.95) * np.array([1.0, 2.0]))
+    )
     rng = np.random.default_rng(0)
     y = rng.normal(size=20000)
     good = regression_report(y, np.zeros_like(y), np.ones_like(y))
     bad = regression_report(y, np.zeros_like(y), 0.3 * np.ones_like(y))
     assert abs(good["coverage"] - 0.9) < 0.01 and bad["coverage"] < 0.4
     assert good["miscalibration area"] < 0.02 < bad["miscalibration area"]
-    q = regression_report(y, np.zeros_like(y), np.ones_like(y), lower=-np.ones_like(y),
-                          upper=np.ones_like(y))
+    q = regression_report(
+        y,
+        np.zeros_like(y),
+        np.ones_like(y),
+        lower=-np.ones_like(y),
+        upper=np.ones_like(y),
+    )
     np.testing.assert_allclose(q["coverage"], np.mean(np.abs(y) <= 1))
     np.testing.assert_allclose(q["width"], 2.0)
     with pytest.raises(ValueError, match="positive"):
@@ -167,7 +196,9 @@ def test_softplus_log_variance_and_half_mse():
     out = torch.tensor([[0.5, -1.0], [2.0, 3.0]])
     got = SoftplusLogVariance(min_var=1e-4)(out)
     torch.testing.assert_close(got[:, 0], out[:, 0])
-    torch.testing.assert_close(got[:, 1].exp(), nn.functional.softplus(out[:, 1]) + 1e-4)
+    torch.testing.assert_close(
+        got[:, 1].exp(), nn.functional.softplus(out[:, 1]) + 1e-4
+    )
     pred, target = torch.tensor([[1.0], [2.0]]), torch.tensor([[0.0], [4.0]])
     torch.testing.assert_close(HalfMSE()(pred, target), torch.tensor(1.25))
 
@@ -177,7 +208,9 @@ def test_member_as_sequential_predicts_what_the_member_predicts():
     from trustworthy_lib.regression import MLPEnsemble
 
     torch.manual_seed(0)
-    ens = MLPEnsemble(members=3, hidden=8, outputs=2, activation="silu", dropout=0.2).eval()
+    ens = MLPEnsemble(
+        members=3, hidden=8, outputs=2, activation="silu", dropout=0.2
+    ).eval()
     x = torch.linspace(-3, 3, 11)[:, None]
     mean, var = ens.mean_var(x)
     for m in range(3):

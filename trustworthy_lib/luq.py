@@ -73,13 +73,17 @@ class DictDataset(Dataset):
 
     def __init__(self, x, y, task: str = "regression"):
         if task not in ("regression", "classification"):
-            raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+            raise ValueError(
+                f"task must be 'regression' or 'classification', got {task!r}"
+            )
         self.x = _as_float_tensor(x, "x")
         y = np.asarray(y)
         if task == "regression":
             self.y = _as_float_tensor(y, "y")
             if self.y.shape[1] != 1:
-                raise ValueError(f"regression targets must be one column, got {tuple(self.y.shape)}")
+                raise ValueError(
+                    f"regression targets must be one column, got {tuple(self.y.shape)}"
+                )
         else:
             if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
                 raise ValueError(
@@ -98,8 +102,15 @@ class DictDataset(Dataset):
         return {INPUT_KEY: self.x[i], TARGET_KEY: self.y[i]}
 
 
-def dict_loader(x, y, *, task: str = "regression", batch_size: int | None = None,
-                shuffle: bool = False, seed: int = 0) -> DataLoader:
+def dict_loader(
+    x,
+    y,
+    *,
+    task: str = "regression",
+    batch_size: int | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> DataLoader:
     """A :class:`~torch.utils.data.DataLoader` of dictionary batches over ``(x, y)``.
 
     ``batch_size=None`` gives one full batch. With ``shuffle=True`` the order comes
@@ -110,8 +121,14 @@ def dict_loader(x, y, *, task: str = "regression", batch_size: int | None = None
     data = DictDataset(x, y, task=task)
     if batch_size is None:
         batch_size = len(data)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive integer or None, got {batch_size!r}"
+        )
     # A loader draws a base seed from its generator each time it is iterated; with no
     # generator of its own it would draw from (and so change) torch's global RNG.
     generator = torch.Generator().manual_seed(int(seed))
@@ -122,25 +139,49 @@ def _datamodule_class():
     from lightning import LightningDataModule
 
     class _DictDataModule(LightningDataModule):
-        def __init__(self, train, val, *, calib=None, test=None, task="regression",
-                     batch_size=None, seed=0):
+        def __init__(
+            self,
+            train,
+            val,
+            *,
+            calib=None,
+            test=None,
+            task="regression",
+            batch_size=None,
+            seed=0,
+        ):
             super().__init__()
             self.task, self.batch_size, self.seed = task, batch_size, int(seed)
-            self.splits = {"train": train, "val": val, "calib": calib if calib is not None else val,
-                           "test": test}
+            self.splits = {
+                "train": train,
+                "val": val,
+                "calib": calib if calib is not None else val,
+                "test": test,
+            }
             for name, split in self.splits.items():
                 if split is None:
                     continue
                 if len(split) != 2:
-                    raise ValueError(f"{name} must be a pair (x, y), got {len(split)} items")
-                DictDataset(*split, task=task)  # validates shapes and NaNs now, not mid-fit
+                    raise ValueError(
+                        f"{name} must be a pair (x, y), got {len(split)} items"
+                    )
+                DictDataset(
+                    *split, task=task
+                )  # validates shapes and NaNs now, not mid-fit
 
         def _loader(self, name: str, shuffle: bool) -> DataLoader:
             split = self.splits[name]
             if split is None:
-                raise ValueError(f"this data module has no {name} split; pass {name}=(x, y)")
-            return dict_loader(*split, task=self.task, batch_size=self.batch_size,
-                               shuffle=shuffle, seed=self.seed)
+                raise ValueError(
+                    f"this data module has no {name} split; pass {name}=(x, y)"
+                )
+            return dict_loader(
+                *split,
+                task=self.task,
+                batch_size=self.batch_size,
+                shuffle=shuffle,
+                seed=self.seed,
+            )
 
         def train_dataloader(self) -> DataLoader:
             return self._loader("train", shuffle=self.batch_size is not None)
@@ -157,9 +198,17 @@ def _datamodule_class():
     return _DictDataModule
 
 
-def DictDataModule(train, val, *, calib=None, test=None, task: str = "regression",
-                   batch_size: int | None = None, seed: int = 0):
-    """A :class:`lightning.LightningDataModule` over NumPy splits, with dictionary batches.
+def DictDataModule(
+    train,
+    val,
+    *,
+    calib=None,
+    test=None,
+    task: str = "regression",
+    batch_size: int | None = None,
+    seed: int = 0,
+):
+    """A Lightning data module over NumPy splits, in dictionary batches.
 
     ``train``, ``val``, ``calib`` and ``test`` are pairs ``(x, y)``. ``calib``
     (LUQ's conformal methods ask for ``calib_dataloader()``) defaults to ``val``.
@@ -167,8 +216,9 @@ def DictDataModule(train, val, *, calib=None, test=None, task: str = "regression
     ``batch_size`` is set; ``batch_size=None`` uses one full batch per split.
     Lightning is imported only when this is called.
     """
-    return _datamodule_class()(train, val, calib=calib, test=test, task=task,
-                               batch_size=batch_size, seed=seed)
+    return _datamodule_class()(
+        train, val, calib=calib, test=test, task=task, batch_size=batch_size, seed=seed
+    )
 
 
 @contextlib.contextmanager
@@ -187,11 +237,19 @@ def quiet_lightning() -> Iterator[io.StringIO]:
         for name in _LIGHTNING_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
         with warnings.catch_warnings():
-            for module in (r"lightning", r"pytorch_lightning", r"lightning_uq_box",
-                           r"laplace", r"torchmetrics", r"uncertainty_toolbox"):
+            for module in (
+                r"lightning",
+                r"pytorch_lightning",
+                r"lightning_uq_box",
+                r"laplace",
+                r"torchmetrics",
+                r"uncertainty_toolbox",
+            ):
                 warnings.filterwarnings("ignore", module=module + r"(\..*)?$")
             # LUQ's import scripts a function with torch.jit, which torch now deprecates
-            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated")
+            warnings.filterwarnings(
+                "ignore", message=r".*torch\.jit\.script.*deprecated"
+            )
             with contextlib.redirect_stderr(buffer), contextlib.redirect_stdout(buffer):
                 yield buffer
     finally:
@@ -199,8 +257,9 @@ def quiet_lightning() -> Iterator[io.StringIO]:
             logging.getLogger(name).setLevel(level)
 
 
-def quiet_trainer(max_epochs: int, *, device=None, root_dir: str | Path | None = None,
-                  **kwargs):
+def quiet_trainer(
+    max_epochs: int, *, device=None, root_dir: str | Path | None = None, **kwargs
+):
     """A :class:`lightning.Trainer` that prints nothing and writes nothing you keep.
 
     No progress bar, model summary, logger or checkpoints; one device, the one
@@ -214,26 +273,42 @@ def quiet_trainer(max_epochs: int, *, device=None, root_dir: str | Path | None =
 
     from trustworthy_lib.utils import get_device
 
-    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+    if (
+        isinstance(max_epochs, bool)
+        or not isinstance(max_epochs, int)
+        or max_epochs < 1
+    ):
         raise ValueError(f"max_epochs must be a positive integer, got {max_epochs!r}")
     device = torch.device(device) if device is not None else get_device()
     accelerator = "gpu" if device.type == "cuda" else "cpu"
     devices = [device.index or 0] if device.type == "cuda" else 1
     if root_dir is None:
         root_dir = tempfile.mkdtemp(prefix="luq-")
-    settings = dict(
-        max_epochs=max_epochs, accelerator=accelerator, devices=devices,
-        enable_progress_bar=False, enable_model_summary=False, logger=False,
-        enable_checkpointing=False, default_root_dir=str(root_dir),
-        num_sanity_val_steps=0,
-    )
+    settings = {
+        "max_epochs": max_epochs,
+        "accelerator": accelerator,
+        "devices": devices,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "logger": False,
+        "enable_checkpointing": False,
+        "default_root_dir": str(root_dir),
+        "num_sanity_val_steps": 0,
+    }
     settings.update(kwargs)
     with quiet_lightning():
         return Trainer(**settings)
 
 
-def fit_quietly(module, datamodule=None, *, max_epochs: int, train_dataloaders=None,
-                device=None, **trainer_kwargs) -> float:
+def fit_quietly(
+    module,
+    datamodule=None,
+    *,
+    max_epochs: int,
+    train_dataloaders=None,
+    device=None,
+    **trainer_kwargs,
+) -> float:
     """Train a LUQ module with :func:`quiet_trainer`; return the wall time in seconds.
 
     Pass a ``datamodule`` (LUQ's SNGP and Laplace read the training set from it) or
@@ -253,7 +328,10 @@ def fit_quietly(module, datamodule=None, *, max_epochs: int, train_dataloaders=N
 
 
 def test_quietly(module, datamodule, *, device=None) -> float:
-    """Run ``trainer.test`` quietly (LUQ's Laplace fits its posterior there); return seconds."""
+    """Run ``trainer.test`` quietly; return the wall time in seconds.
+
+    LUQ's Laplace modules fit their posterior at the start of the test loop.
+    """
     with quiet_lightning():
         trainer = quiet_trainer(1, device=device)
         start = time.perf_counter()
@@ -263,10 +341,17 @@ def test_quietly(module, datamodule, *, device=None) -> float:
     return seconds
 
 
-def luq_train_or_load(name: str, config: dict, build: Callable[[], torch.nn.Module],
-                      train: Callable[[torch.nn.Module], dict], *,
-                      attributes: Sequence[str] = (), directory=None, device=None):
-    """Train a LUQ module once and cache it, as :func:`trustworthy_lib.models.train_or_load` does.
+def luq_train_or_load(
+    name: str,
+    config: dict,
+    build: Callable[[], torch.nn.Module],
+    train: Callable[[torch.nn.Module], dict],
+    *,
+    attributes: Sequence[str] = (),
+    directory=None,
+    device=None,
+):
+    """Train a LUQ module once and cache it (see :func:`models.train_or_load`).
 
     The weights and buffers go to a safetensors file keyed by ``name`` and ``config``
     (which must hold ``"seed"``). A few LUQ modules keep state outside their
@@ -286,7 +371,8 @@ def luq_train_or_load(name: str, config: dict, build: Callable[[], torch.nn.Modu
         for attr in attributes:
             if not hasattr(module, attr):
                 raise AttributeError(
-                    f"{type(module).__name__} has no attribute {attr!r} after training; "
+                    f"{type(module).__name__} has no attribute {attr!r} after "
+                    "training; "
                     "list only attributes the module sets"
                 )
             value = getattr(module, attr)
@@ -296,8 +382,9 @@ def luq_train_or_load(name: str, config: dict, build: Callable[[], torch.nn.Modu
         info["attributes"] = saved
         return info
 
-    module, info = train_or_load(name, config, build, train_and_record,
-                                 directory=directory, device=device)
+    module, info = train_or_load(
+        name, config, build, train_and_record, directory=directory, device=device
+    )
     for attr, value in info.get("attributes", {}).items():
         if isinstance(value, dict) and "tensor" in value:
             value = torch.tensor(value["tensor"])
@@ -305,9 +392,10 @@ def luq_train_or_load(name: str, config: dict, build: Callable[[], torch.nn.Modu
     return module, info
 
 
-def predict_dict(module, x, *, batch_size: int = 4096, keys: Sequence[str] | None = None
-                 ) -> dict[str, np.ndarray]:
-    """Run ``module.predict_step`` on ``x`` in batches; return its outputs as NumPy arrays.
+def predict_dict(
+    module, x, *, batch_size: int = 4096, keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Run ``module.predict_step`` on ``x`` in batches; return NumPy arrays.
 
     LUQ's ``predict_step`` takes a tensor of inputs and returns a dictionary
     (``"pred"``, ``"pred_uct"``, ``"epistemic_uct"``, ...). Tensors are moved to
@@ -316,7 +404,9 @@ def predict_dict(module, x, *, batch_size: int = 4096, keys: Sequence[str] | Non
     methods; Laplace asks for them itself.
     """
     x = _as_float_tensor(x, "x")
-    first = next(module.parameters(), None)  # LUQ's Laplace and ensemble own no parameters
+    first = next(
+        module.parameters(), None
+    )  # LUQ's Laplace and ensemble own no parameters
     device = first.device if first is not None else module.device
     parts: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(x), batch_size):
@@ -333,9 +423,13 @@ def predict_dict(module, x, *, batch_size: int = 4096, keys: Sequence[str] | Non
     if keys is not None:
         missing = [k for k in keys if k not in parts]
         if missing:
-            raise KeyError(f"{type(module).__name__}.predict_step returned no {missing}; "
-                           f"it returned {sorted(parts)}")
-    return {k: np.concatenate(v) if v[0].ndim else np.stack(v) for k, v in parts.items()}
+            raise KeyError(
+                f"{type(module).__name__}.predict_step returned no {missing}; "
+                f"it returned {sorted(parts)}"
+            )
+    return {
+        k: np.concatenate(v) if v[0].ndim else np.stack(v) for k, v in parts.items()
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -343,7 +437,7 @@ def predict_dict(module, x, *, batch_size: int = 4096, keys: Sequence[str] | Non
 
 
 class SoftplusLogVariance(nn.Module):
-    r"""Turn a net's raw second output into the *log*-variance LUQ's Gaussian methods read.
+    r"""Turn a net's raw second output into the *log*-variance that LUQ reads.
 
     The workbook's heteroscedastic nets predict :math:`\sigma^2 = \mathrm{softplus}(s) +
     v_{\min}` (:meth:`trustworthy_lib.regression.MLPEnsemble.mean_var`); LUQ's ``NLL``
@@ -360,7 +454,9 @@ class SoftplusLogVariance(nn.Module):
 
     def forward(self, out: torch.Tensor) -> torch.Tensor:
         if out.dim() != 2 or out.shape[1] != 2:
-            raise ValueError(f"expected (N, 2) outputs (mean, raw variance), got {tuple(out.shape)}")
+            raise ValueError(
+                f"expected (N, 2) outputs (mean, raw variance), got {tuple(out.shape)}"
+            )
         var = nn.functional.softplus(out[:, 1:2]) + self.min_var
         return torch.cat([out[:, 0:1], torch.log(var)], dim=1)
 
@@ -375,12 +471,15 @@ class HalfMSE(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape:
-            raise ValueError(f"pred has shape {tuple(pred.shape)} but target has {tuple(target.shape)}")
+            raise ValueError(
+                f"pred has shape {tuple(pred.shape)} but target has "
+                f"{tuple(target.shape)}"
+            )
         return 0.5 * ((pred - target) ** 2).mean()
 
 
 def member_as_sequential(ensemble, member: int = 0) -> nn.Sequential:
-    """Copy one member of a :class:`trustworthy_lib.regression.MLPEnsemble` into plain layers.
+    """Copy one member of a workbook :class:`MLPEnsemble` into plain torch layers.
 
     Each :class:`~trustworthy_lib.regression.StackedLinear` becomes a
     :class:`torch.nn.Linear` holding that member's weights (transposed to Linear's
@@ -419,14 +518,25 @@ def _module_args(layer: nn.Module) -> dict:
 # Training, ensembling and scoring LUQ models
 
 
-def train_luq(name: str, config: dict, build: Callable[[], nn.Module], *, datamodule,
-              epochs: int, attributes: Sequence[str] = (), finish: Callable | None = None,
-              directory=None, device=None, **trainer_kwargs):
-    """Build a LUQ module, train it for ``epochs`` with :func:`fit_quietly`, and cache it.
+def train_luq(
+    name: str,
+    config: dict,
+    build: Callable[[], nn.Module],
+    *,
+    datamodule,
+    epochs: int,
+    attributes: Sequence[str] = (),
+    finish: Callable | None = None,
+    directory=None,
+    device=None,
+    **trainer_kwargs,
+):
+    """Build a LUQ module, train it for ``epochs`` with :func:`fit_quietly`; cache it.
 
     ``config`` must describe everything that changes the weights and include
     ``"seed"``; ``epochs`` is added to it. ``build`` runs under
-    ``torch.manual_seed(config["seed"])`` (see :func:`trustworthy_lib.models.train_or_load`).
+    ``torch.manual_seed(config["seed"])`` (see
+    :func:`trustworthy_lib.models.train_or_load`).
     Validation is switched off (the toy models need no early stopping).
     ``finish(module)``, if given, runs after the fit and before caching (for example
     SNGP's ``recompute_covariance_matrix``, which LUQ otherwise calls only at the end
@@ -437,8 +547,9 @@ def train_luq(name: str, config: dict, build: Callable[[], nn.Module], *, datamo
     trainer_kwargs.setdefault("limit_val_batches", 0)
 
     def train(module):
-        seconds = fit_quietly(module, datamodule, max_epochs=int(epochs), device=device,
-                              **trainer_kwargs)
+        seconds = fit_quietly(
+            module, datamodule, max_epochs=int(epochs), device=device, **trainer_kwargs
+        )
         if finish is not None:
             start = time.perf_counter()
             with torch.no_grad():
@@ -446,13 +557,23 @@ def train_luq(name: str, config: dict, build: Callable[[], nn.Module], *, datamo
             seconds += time.perf_counter() - start
         return {"train_seconds": seconds}
 
-    return luq_train_or_load(name, config, build, train, attributes=attributes,
-                             directory=directory, device=device)
+    return luq_train_or_load(
+        name,
+        config,
+        build,
+        train,
+        attributes=attributes,
+        directory=directory,
+        device=device,
+    )
 
 
-def luq_deep_ensemble(members: Sequence[nn.Module], folder: str | Path | None = None,
-                      num_classes: int | None = None):
-    """Wrap trained LUQ modules in LUQ's ``DeepEnsembleRegression`` (or ``...Classification``).
+def luq_deep_ensemble(
+    members: Sequence[nn.Module],
+    folder: str | Path | None = None,
+    num_classes: int | None = None,
+):
+    """Wrap trained LUQ modules in LUQ's ``DeepEnsembleRegression`` (or Classification).
 
     LUQ's deep ensemble reads each member's weights from a Lightning-style checkpoint
     file (``{"state_dict": ...}``, loaded with ``weights_only=True``) at every forward
@@ -470,7 +591,11 @@ def luq_deep_ensemble(members: Sequence[nn.Module], folder: str | Path | None = 
     members = list(members)
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
-    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="luq-ens-"))
+    folder = (
+        Path(folder)
+        if folder is not None
+        else Path(tempfile.mkdtemp(prefix="luq-ens-"))
+    )
     folder.mkdir(parents=True, exist_ok=True)
     specs = []
     for i, member in enumerate(members):
@@ -483,7 +608,9 @@ def luq_deep_ensemble(members: Sequence[nn.Module], folder: str | Path | None = 
     return DeepEnsembleRegression(specs)
 
 
-def regression_report(y, mean, std, *, lower=None, upper=None, level: float = 0.9) -> dict:
+def regression_report(
+    y, mean, std, *, lower=None, upper=None, level: float = 0.9
+) -> dict:
     r"""Score a probabilistic regression on held-out data.
 
     Returns a dict with
@@ -502,9 +629,15 @@ def regression_report(y, mean, std, *, lower=None, upper=None, level: float = 0.
 
     y, mean, std = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (y, mean, std))
     if not (len(y) == len(mean) == len(std)):
-        raise ValueError(f"y, mean and std must have the same length, got {len(y)}, {len(mean)}, {len(std)}")
+        raise ValueError(
+            "y, mean and std must have the same length, got "
+            f"{len(y)}, {len(mean)}, {len(std)}"
+        )
     if not np.all(np.isfinite(std)) or (std <= 0).any():
-        raise ValueError("std must be positive and finite; clip tiny values with np.maximum(std, 1e-6)")
+        raise ValueError(
+            "std must be positive and finite; "
+            "clip tiny values with np.maximum(std, 1e-6)"
+        )
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if (lower is None) != (upper is None):
@@ -512,7 +645,10 @@ def regression_report(y, mean, std, *, lower=None, upper=None, level: float = 0.
     if lower is None:
         z = norm.ppf(0.5 + level / 2)
         lower, upper = mean - z * std, mean + z * std
-    lower, upper = np.asarray(lower, np.float64).reshape(-1), np.asarray(upper, np.float64).reshape(-1)
+    lower, upper = (
+        np.asarray(lower, np.float64).reshape(-1),
+        np.asarray(upper, np.float64).reshape(-1),
+    )
     with quiet_lightning():  # uncertainty-toolbox prints nothing, but be safe
         area = float(uct.metrics_calibration.miscalibration_area(mean, std, y))
     nll = 0.5 * np.log(2 * np.pi * std**2) + (y - mean) ** 2 / (2 * std**2)
@@ -526,7 +662,7 @@ def regression_report(y, mean, std, *, lower=None, upper=None, level: float = 0.
 
 
 def timed_predict(module, x, *, repeats: int = 3, **kwargs) -> tuple[dict, float]:
-    """:func:`predict_dict` plus its best wall time over ``repeats`` runs, in milliseconds."""
+    """:func:`predict_dict` and its best wall time over ``repeats`` runs, in ms."""
     best, out = float("inf"), None
     for _ in range(max(1, int(repeats))):
         start = time.perf_counter()

@@ -13,8 +13,9 @@ import numpy as np
 CLUSTER_CENTRES = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
 
 
-def three_clusters(n: int, rng: np.random.Generator, *, scale: float = 1.0
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def three_clusters(
+    n: int, rng: np.random.Generator, *, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` labelled points from three Gaussian clusters in the plane.
 
     Each point picks a class uniformly from {0, 1, 2} and is drawn from an isotropic
@@ -38,7 +39,7 @@ def three_clusters(n: int, rng: np.random.Generator, *, scale: float = 1.0
 
 
 def ring(radius: float, n: int = 360, centre=(0.0, 4.0 / 3.0)) -> np.ndarray:
-    """``n`` points evenly spaced on a circle of ``radius`` around ``centre``, shape (n, 2).
+    """``n`` points evenly spaced on a circle of ``radius`` around ``centre``: (n, 2).
 
     The default centre is the mean of the three cluster centres, so a large radius means
     "far from all of the data" in every direction.
@@ -48,4 +49,7 @@ def ring(radius: float, n: int = 360, centre=(0.0, 4.0 / 3.0)) -> np.ndarray:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     angles = np.linspace(0.0, 2 * np.pi, int(n), endpoint=False)
-    return np.asarray(centre, dtype=np.float64) + radius * np.c_[np.cos(angles), np.sin(angles)]
+    return (
+        np.asarray(centre, dtype=np.float64)
+        + radius * np.c_[np.cos(angles), np.sin(angles)]
+    )
