@@ -237,3 +237,20 @@ def test_luq_deep_ensemble_matches_the_law_of_total_variance(tmp_path):
     np.testing.assert_allclose(got["pred"], mu, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got["pred_uct"] ** 2, ale + epi, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got["epistemic_uct"] ** 2, epi, rtol=1e-3, atol=1e-6)
+
+
+def test_train_luq_runs_finish_before_caching(tmp_path):
+    from trustworthy_lib.luq import train_luq
+
+    dm = DictDataModule(_data(30), _data(10, 1))
+    seen = []
+
+    def finish(model):
+        seen.append(model.training)
+        model.model[0].bias.data.fill_(0.25)  # a change the cache must keep
+
+    kwargs = dict(datamodule=dm, epochs=2, directory=tmp_path, device="cpu")
+    a, info = train_luq("mve_finish", {"seed": 1}, _mve, finish=finish, **kwargs)
+    b, info_b = train_luq("mve_finish", {"seed": 1}, _mve, finish=finish, **kwargs)
+    assert seen == [False] and info["train_seconds"] > 0 and info_b["cached"]
+    torch.testing.assert_close(b.model[0].bias, torch.full((16,), 0.25))
