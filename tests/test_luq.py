@@ -249,8 +249,8 @@ def test_train_luq_runs_finish_before_caching(tmp_path):
         seen.append(model.training)
         model.model[0].bias.data.fill_(0.25)  # a change the cache must keep
 
-    kwargs = dict(datamodule=dm, epochs=2, directory=tmp_path, device="cpu")
-    a, info = train_luq("mve_finish", {"seed": 1}, _mve, finish=finish, **kwargs)
+    kwargs = {"datamodule": dm, "epochs": 2, "directory": tmp_path, "device": "cpu"}
+    _a, info = train_luq("mve_finish", {"seed": 1}, _mve, finish=finish, **kwargs)
     b, info_b = train_luq("mve_finish", {"seed": 1}, _mve, finish=finish, **kwargs)
     assert seen == [False] and info["train_seconds"] > 0 and info_b["cached"]
     torch.testing.assert_close(b.model[0].bias, torch.full((16,), 0.25))
