@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -27,9 +26,9 @@ import nbclient
 import nbformat
 import pytest
 
+from scripts import export_notebooks as ex
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import export_notebooks as ex
 
 FRONT = textwrap.dedent("""\
     ---
