@@ -91,3 +91,39 @@ def chapter_runtimes(
             "test_s": [tested.get(p.stem, nan) for p in chapters],
         }
     )
+
+
+def day_plan(minutes: list[tuple[str, float]], limit: float) -> list[list[str]]:
+    """Split chapters, in teaching order, into the fewest days of at most ``limit`` minutes.
+
+    ``minutes`` is ``[(chapter, planned minutes), ...]`` in teaching order. Chapters stay
+    in order and are never split. Among the plans with the fewest days, the one whose
+    longest day is shortest is returned (so the days come out even, not front-loaded).
+    A chapter longer than ``limit`` on its own raises ValueError.
+    """
+    too_long = [name for name, m in minutes if m > limit]
+    if too_long:
+        raise ValueError(f"chapters longer than a day of {limit} min: {too_long}")
+    n = len(minutes)
+    prefix = [0.0]
+    for _, m in minutes:
+        prefix.append(prefix[-1] + m)
+    inf = float("inf")
+    # best[k][i]: the shortest possible longest day when the first i chapters take k days
+    best = [[inf] * (n + 1) for _ in range(n + 1)]
+    cut = [[0] * (n + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for k in range(1, n + 1):
+        for i in range(1, n + 1):
+            for j in range(k - 1, i):
+                day = prefix[i] - prefix[j]
+                if day <= limit and max(best[k - 1][j], day) < best[k][i]:
+                    best[k][i], cut[k][i] = max(best[k - 1][j], day), j
+        if best[k][n] < inf:
+            days, i = [], n
+            for kk in range(k, 0, -1):
+                j = cut[kk][i]
+                days.append([name for name, _ in minutes[j:i]])
+                i = j
+            return days[::-1]
+    return []

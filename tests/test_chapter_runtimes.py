@@ -66,3 +66,53 @@ def test_chapter_runtimes_needs_chapters(tmp_path):
 
     with pytest.raises(ValueError, match="no chapters/\\*.md files"):
         chapter_runtimes(tmp_path)
+
+
+def _brute_force(minutes, limit):
+    """(days, longest day) of the best order-preserving split, by trying every split."""
+    import itertools
+
+    n, best = len(minutes), None
+    for cuts in itertools.product([False, True], repeat=n - 1):
+        days, day = [], minutes[0][1]
+        for cut, (_, m) in zip(cuts, minutes[1:], strict=True):
+            if cut:
+                days.append(day)
+                day = m
+            else:
+                day += m
+        days.append(day)
+        if max(days) <= limit and (best is None or (len(days), max(days)) < best):
+            best = (len(days), max(days))
+    return best
+
+
+def test_day_plan_known_answers():
+    from scripts.chapter_runtimes import day_plan
+
+    minutes = [("a", 30), ("b", 90), ("c", 60), ("d", 60), ("e", 60), ("f", 30)]
+    assert day_plan(minutes, 360) == [["a", "b", "c", "d", "e", "f"]]  # 330 min
+    # the fewest days: a greedy fill would make three days (a b c | d | e)
+    assert day_plan([("a", 50), ("b", 50), ("c", 50), ("d", 150), ("e", 40)], 200) == [
+        ["a", "b", "c"],
+        ["d", "e"],
+    ]
+    # even, not front-loaded: 4 x 90 in days of 270 -> 2 + 2, not 3 + 1
+    assert day_plan([(c, 90) for c in "abcd"], 270) == [["a", "b"], ["c", "d"]]
+    with pytest.raises(ValueError, match="longer than a day"):
+        day_plan([("long", 400)], 360)
+
+
+def test_day_plan_agrees_with_trying_every_split():
+    import random
+
+    from scripts.chapter_runtimes import day_plan
+
+    rng = random.Random(0)
+    for _ in range(200):
+        minutes = [(f"c{i}", rng.randint(10, 120)) for i in range(rng.randint(1, 9))]
+        limit = rng.randint(120, 400)
+        plan = day_plan(minutes, limit)
+        assert [name for day in plan for name in day] == [n for n, _ in minutes]
+        sizes = [sum(dict(minutes)[n] for n in day) for day in plan]
+        assert (len(plan), max(sizes)) == _brute_force(minutes, limit)
