@@ -17,6 +17,7 @@ Prints a table chapter x seed with pass/FAIL and seconds, writes it to
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,8 @@ from scripts.run_chapters import ROOT, chapter_files, execute_chapter
 
 def _reason(exc: BaseException) -> str:
     """The last line of a cell's traceback: the error type and the claim's message."""
-    lines = [t for t in str(exc).strip().splitlines() if t.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # tracebacks carry colour codes
+    lines = [t for t in plain.strip().splitlines() if t.strip()]
     error = [t for t in lines if "Error" in t or "Exception" in t]
     return (error or lines or [type(exc).__name__])[-1].strip()[:200]
 
