@@ -181,6 +181,28 @@ def test_directives_become_markdown_that_jupyter_renders(tiny):
     assert "(the-case)=" not in text and ":class:" not in text
 
 
+def _render(markdown: str) -> str:
+    """Markdown to HTML as a CommonMark renderer (like Jupyter's) does it."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).render(markdown)
+
+
+def test_the_markdown_renders_as_boxes_headings_and_folded_solutions(tiny):
+    html = "".join(
+        _render(c.source) for c in tiny[2].cells if c.cell_type == "markdown"
+    )
+    assert "<blockquote>\n<h4>Questions</h4>\n<ul>\n<li>What is 0.12 of 1234?" in html
+    assert "<h4>Challenge: find the leak</h4>" in html
+    folded = re.search(r"<details>(.*?)</details>", html, re.DOTALL)
+    assert folded, html
+    assert "<summary><b>Solution</b></summary>" in folded[1]
+    assert '<pre><code class="language-python">' in folded[1]
+    assert "<p>It was 45.7%.</p>" in folded[1]  # Markdown inside <details> is rendered
+    assert "<blockquote>\n<p><strong>Cost is standing in for need</strong></p>" in html
+    assert '<a href="02-other.ipynb">The other chapter</a>' in html
+
+
 def test_cross_references_become_links_and_plain_text(tiny):
     text = _markdown(tiny[2])
     assert "See [The other chapter](02-other.ipynb)" in text
@@ -280,6 +302,10 @@ def test_every_notebook_page_is_exported_with_nothing_raw(exported):
         assert nb.cells[0].metadata.get("tags") == ["colab-setup"], rel
         text = _markdown(nb)
         raw = RAW.findall(_without_code(text))
+        rendered = re.sub(
+            r"<pre>.*?</pre>|<code>.*?</code>", "", _render(text), flags=re.DOTALL
+        )
+        raw += re.findall(r"\{(?:glue|doc|ref|cite|admonition)[:\w-]*\}|:::", rendered)
         if raw:
             problems.append(f"{rel}: raw MyST left: {sorted(set(raw))}")
         for cell in nb.cells[1:]:
