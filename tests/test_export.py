@@ -299,6 +299,10 @@ def test_every_notebook_page_is_exported_with_nothing_raw(exported):
         rel = page.relative_to(ROOT).with_suffix(".ipynb")
         nb = nbformat.read(exported / rel, as_version=4)
         source = jupytext.read(page)
+        folder = rel.parent.as_posix() if rel.parent != Path(".") else ""
+        url, branch = ex.default_repository(ROOT)
+        want = ex.colab_cell(url, branch, folder, ex.colab_packages(ROOT))
+        assert nb.cells[0].source == want.source, f"{rel}: the Colab cell is not first"
         assert nb.cells[0].metadata.get("tags") == ["colab-setup"], rel
         text = _markdown(nb)
         raw = RAW.findall(_without_code(text))
@@ -367,8 +371,7 @@ def test_exported_chapter_runs_outside_the_repository(exported, tmp_path, stem):
     _run(folder / f"{stem}.ipynb", folder)
 
 
-@pytest.mark.site
-def test_colab_setup_cell_in_a_simulated_colab(built_book, tmp_path):
+def test_colab_setup_cell_in_a_simulated_colab(tmp_path):
     """google.colab is importable, the repository is a local clone, pip fetches nothing."""
     origin = tmp_path / "origin"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -380,23 +383,9 @@ def test_colab_setup_cell_in_a_simulated_colab(built_book, tmp_path):
         [*git, "-C", str(origin), "branch", "colab", "FETCH_HEAD"], check=True
     )
     colab_dir = tmp_path / "content" / "workbook"
-    out = tmp_path / "out"
-    assert (
-        ex.main(
-            [
-                "--out",
-                str(out),
-                "--repo-url",
-                origin.as_uri(),
-                "--branch",
-                "colab",
-                "--colab-dir",
-                str(colab_dir),
-            ]
-        )
-        == 0
+    setup = ex.colab_cell(
+        origin.as_uri(), "colab", "chapters", ex.colab_packages(ROOT), str(colab_dir)
     )
-    nb = nbformat.read(out / "chapters" / "09-ood-overview.ipynb", as_version=4)
     fake = nbformat.v4.new_code_cell(
         "import sys, types\n"
         "sys.modules['google'] = types.ModuleType('google')\n"
@@ -407,7 +396,7 @@ def test_colab_setup_cell_in_a_simulated_colab(built_book, tmp_path):
         f"assert os.getcwd() == {str(colab_dir / 'chapters')!r}, os.getcwd()\n"
         f"assert trustworthy_lib.__file__.startswith({str(colab_dir)!r})"
     )
-    nb.cells = [fake, nb.cells[0], check]
+    nb = nbformat.v4.new_notebook(cells=[fake, setup, check])
     # pip may only confirm what is installed: no index, no wheels folder, a dry run
     nowheels = tmp_path / "no-wheels"
     nowheels.mkdir()
