@@ -63,3 +63,25 @@ def test_chapter_files_follow_the_table_of_contents():
     assert {p.name for p in chapters} == {
         p.name for p in (ROOT / "chapters").glob("*.md")
     }
+
+
+def test_book_counts_of_a_tiny_chapter(tmp_path):
+    from scripts.book_counts import chapter_counts
+
+    page = tmp_path / "08c-tiny.md"
+    page.write_text(
+        FRONT
+        + ":::{admonition} Challenge: one\nx\n:::\n\n"
+        + "::::{admonition} Discussion: two\ny\n::::\n\n"
+        + ":::{admonition} Challenge: three\nz\n:::\n\n"
+        + "```{code-cell} ipython3\na = 1\nb = 'a much longer line'\n```\n"
+    )
+    counts = chapter_counts(page, {"08c": 2, "08b": 5})
+    assert counts == {
+        "chapter": "08c-tiny",
+        "challenges": 2,
+        "discussions": 1,
+        "exercises": 2,
+        "longest cell": 2,
+        "longest line": len("b = 'a much longer line'"),
+    }
