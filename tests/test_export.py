@@ -416,3 +416,16 @@ def test_colab_setup_cell_in_a_simulated_colab(tmp_path):
     client.execute(env=env)
     assert (colab_dir / "trustworthy_lib" / "__init__.py").is_file()
     assert (colab_dir / "chapters").is_dir()
+
+
+def test_the_pages_workflow_calls_the_exporter_and_has_no_inline_python():
+    import yaml
+
+    workflow = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    )
+    runs = [s.get("run", "") for s in workflow["jobs"]["build"]["steps"]]
+    export = [r for r in runs if "scripts/export_notebooks.py" in r]
+    assert len(export) == 1, "exactly one step should export the notebooks"
+    assert "--out" in export[0] and "--repo-url" in export[0]
+    assert not any(re.search(r"python\S* -(\s|$)|<<\s*'?PY", r) for r in runs)
