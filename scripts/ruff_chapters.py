@@ -107,9 +107,10 @@ def fix_chapters(chapters: list[Path], folder: Path) -> list[Path]:
             continue
         copy = folder / f"{path.stem}.ipynb"
         jupytext.write(nb, copy, fmt="ipynb")
-        quiet = {"check": False, "capture_output": True}
-        subprocess.run([ruff, "check", "--fix", *common, str(copy)], **quiet)
-        subprocess.run([ruff, "format", *common, str(copy)], **quiet)
+        for fix in (["check", "--fix"], ["format"]):
+            subprocess.run(
+                [ruff, *fix, *common, str(copy)], check=False, capture_output=True
+            )
         fixed = [c for c in jupytext.read(copy).cells if c.cell_type == "code"]
         for (a, b), cell in reversed(list(zip(ranges, fixed, strict=True))):
             lines[a:b] = cell.source.strip("\n").split("\n")
