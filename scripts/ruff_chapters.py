@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if fix:
         with tempfile.TemporaryDirectory(prefix="ruff-fix-") as tmp:
             for path in fix_chapters(chapters, Path(tmp)):
-                print(f"fixed {path.relative_to(ROOT)}")
+                print(f"fixed {path}")
     with tempfile.TemporaryDirectory(prefix="ruff-chapters-") as tmp:
         notebooks = write_notebooks(chapters, Path(tmp))
         code = run_ruff(notebooks)
