@@ -1,14 +1,16 @@
 # Two commands for a newcomer (see README.md):
 #   make book   -- create .venv, install everything, build the site into _build/html
 #   make test   -- create the same .venv and run every test (library tests and every chapter)
+# CI (.ci/run) runs `make test`, then `make check-claims SEEDS=1`.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/site/mathjax/tex-mml-chtml.js
+SEEDS ?= 1 2
 
-.PHONY: env book test test-lib test-chapters mathjax browser clean clean-cache
+.PHONY: env book test test-lib test-chapters check-claims mathjax browser clean clean-cache
 
 env: $(STAMP)
 
@@ -39,6 +41,7 @@ book: env mathjax
 	$(PY) scripts/build_book.py
 
 test: env mathjax browser
+	$(PY) -m scripts.ruff_chapters
 	$(PY) -m pytest
 
 test-lib: env
@@ -47,8 +50,13 @@ test-lib: env
 test-chapters: env
 	$(PY) -m pytest -m chapters
 
+# Every chapter with TRUSTWORTHY_SEED set to each of $(SEEDS), models cached apart in
+# _cache_seeds/ (the default _cache/ is untouched): a table chapter x seed, pass/fail.
+check-claims: env
+	$(PY) -m scripts.check_claims --seeds $(SEEDS)
+
 clean:
 	rm -rf _build
 
 clean-cache:
-	rm -rf _cache _build/.jupyter_cache
+	rm -rf _cache _cache_seeds _build/.jupyter_cache

@@ -23,12 +23,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-NOTEBOOK_BRANCH = "notebooks"  # must match NOTEBOOK_BRANCH in .github/workflows/pages.yml
-_BINDER = re.compile(r'(https://mybinder\.org/v2/gh/[^/"]+/[^/"]+/)[^/?"]+(\?urlpath=lab/tree/[^"]+?)\.md"')
-_COLAB = re.compile(r'(https://colab\.research\.google\.com/github/[^/"]+/[^/"]+/blob/)[^/"]+(/[^"]+?)\.md"')
+NOTEBOOK_BRANCH = (
+    "notebooks"  # must match NOTEBOOK_BRANCH in .github/workflows/pages.yml
+)
+_BINDER = re.compile(
+    r'(https://mybinder\.org/v2/gh/[^/"]+/[^/"]+/)[^/?"]+(\?urlpath=lab/tree/[^"]+?)\.md"'
+)
+_COLAB = re.compile(
+    r'(https://colab\.research\.google\.com/github/[^/"]+/[^/"]+/blob/)[^/"]+(/[^"]+?)\.md"'
+)
 
 
-def point_launch_buttons_at_notebooks(html_dir: Path, branch: str = NOTEBOOK_BRANCH) -> int:
+def point_launch_buttons_at_notebooks(
+    html_dir: Path, branch: str = NOTEBOOK_BRANCH
+) -> int:
     """Rewrite Binder/Colab links from ``<branch of the book>/<page>.md`` to ``<branch>/<page>.ipynb``.
 
     Returns the number of pages changed. Idempotent: links already rewritten are left alone.
@@ -66,28 +74,44 @@ def execution_times() -> list[tuple[str, float]]:
 
 def main() -> int:
     if not (ROOT / "_mathjax" / "site" / "mathjax" / "tex-mml-chtml.js").is_file():
-        print("MathJax is missing: run `make mathjax` (or `make book`) first.", file=sys.stderr)
+        print(
+            "MathJax is missing: run `make mathjax` (or `make book`) first.",
+            file=sys.stderr,
+        )
         return 2
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
     start = time.perf_counter()
     result = subprocess.run(
-        [str(BIN / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going"], cwd=ROOT, env=env
+        [str(BIN / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going"],
+        cwd=ROOT,
+        env=env,
     )
     if (ROOT / "_build" / "html").is_dir():
         point_launch_buttons_at_notebooks(ROOT / "_build" / "html")
     wall = time.perf_counter() - start
     rows = execution_times()
     width = max([len(p) for p, _ in rows] + [10])
-    print("\nChapter execution times (jupyter-cache records; cached chapters were not re-run):")
+    print(
+        "\nChapter execution times (jupyter-cache records; cached chapters were not re-run):"
+    )
     for page, seconds in rows:
         print(f"  {page:<{width}}  {seconds:7.1f} s")
     print(f"  {'sum of execution':<{width}}  {sum(s for _, s in rows):7.1f} s")
     print(f"  {'build wall time':<{width}}  {wall:7.1f} s")
     out = ROOT / "_build" / "build_times.tsv"
     out.parent.mkdir(exist_ok=True)
-    out.write_text("".join(f"{p}\t{s:.1f}\n" for p, s in rows) + f"TOTAL_WALL\t{wall:.1f}\n")
+    out.write_text(
+        "".join(f"{p}\t{s:.1f}\n" for p, s in rows) + f"TOTAL_WALL\t{wall:.1f}\n"
+    )
     if result.returncode != 0:
-        print(f"\njupyter-book build failed (exit {result.returncode}); see the messages above.", file=sys.stderr)
+        print(
+            f"\njupyter-book build failed (exit {result.returncode}); see the messages above.",
+            file=sys.stderr,
+        )
     return result.returncode
 
 

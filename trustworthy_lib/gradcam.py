@@ -250,7 +250,7 @@ def occlusion_map(
         raise ValueError(f"patch_size must be between 1 and the image size {min(height, width)}, got {patch_size}")
     if stride < 1:
         raise ValueError(f"stride must be a positive number of pixels, got {stride}")
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     was_training = model.training

@@ -109,7 +109,7 @@ def train_classifier(
     loss and accuracy per epoch and the wall time in seconds. The model is left in
     eval mode on ``device``.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     x = _as_tensor(x)
     y = _as_tensor(y, torch.long)

@@ -147,7 +147,7 @@ def _pooled_hidden_states(model, tokenizer, texts, layers, batch_size, max_lengt
     Returns float32 of shape (len(layers), N, D) in the texts' original order. The model
     runs in eval mode on its own device (its mode is restored); a tqdm bar counts batches.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     layers = list(layers)
     n_states = _num_hidden_states(model)
@@ -430,7 +430,7 @@ def probe_accuracy_by_layer(
     set's most common class) and, with a control, ``control_accuracy``,
     ``control_ci_low``, ``control_ci_high``, ``control_majority`` and ``selectivity``.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     train = np.asarray(train_embeddings)
     test = np.asarray(test_embeddings)

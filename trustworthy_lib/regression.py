@@ -193,7 +193,7 @@ def fit_regressor(model: MLPEnsemble, x, y, *, loss: str = "mse", steps: int = 2
     The learning rate decays by cosine annealing to 1 % of ``lr``. The model is left in eval mode.
     Training runs on ``num_threads`` CPU threads (see :func:`torch_threads`).
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     from trustworthy_lib.utils import get_device
 
