@@ -1,3 +1,4 @@
+import itertools
 import math
 import warnings
 
@@ -109,7 +110,7 @@ def test_conformal_quantile_rejects_bad_alpha(alpha):
 
 @pytest.mark.parametrize("scores", [[], [0.1, np.nan], [0.1, np.inf]])
 def test_conformal_quantile_rejects_bad_scores(scores):
-    with pytest.raises(ValueError, match="empty|NaN"):
+    with pytest.raises(ValueError, match=r"empty|NaN"):
         conformal_quantile(scores, 0.1)
 
 
@@ -119,8 +120,12 @@ def test_conformal_quantile_rejects_bad_scores(scores):
 
 def test_classification_scores_known_values():
     p = np.array([[0.5, 0.3, 0.2], [0.2, 0.5, 0.3]])
-    np.testing.assert_allclose(classification_scores(p, "lac"), [[0.5, 0.7, 0.8], [0.8, 0.5, 0.7]])
-    np.testing.assert_allclose(classification_scores(p, "aps"), [[0.5, 0.8, 1.0], [1.0, 0.5, 0.8]])
+    np.testing.assert_allclose(
+        classification_scores(p, "lac"), [[0.5, 0.7, 0.8], [0.8, 0.5, 0.7]]
+    )
+    np.testing.assert_allclose(
+        classification_scores(p, "aps"), [[0.5, 0.8, 1.0], [1.0, 0.5, 0.8]]
+    )
     raps = classification_scores(p, "raps", k_reg=1, lam=0.1)
     np.testing.assert_allclose(raps, [[0.5, 0.9, 1.2], [1.2, 0.5, 0.9]])
     raps0 = classification_scores(p, "raps", k_reg=0, lam=0.1)
@@ -134,10 +139,17 @@ def test_lac_sets_equal_mapie():
     est = ProbsAsFeatures().fit(p, y)
     for alpha in (0.05, 0.1, 0.2):
         mapie = MapieClassifier(
-            estimator=est, confidence_level=1 - alpha, conformity_score="lac", prefit=True
+            estimator=est,
+            confidence_level=1 - alpha,
+            conformity_score="lac",
+            prefit=True,
         ).conformalize(p[:600], y[:600])
         _, theirs = mapie.predict_set(p[600:])
-        ours = SplitConformalClassifier(alpha, "lac").fit(p[:600], y[:600]).predict_sets(p[600:])
+        ours = (
+            SplitConformalClassifier(alpha, "lac")
+            .fit(p[:600], y[:600])
+            .predict_sets(p[600:])
+        )
         assert ours.dtype == bool and ours.shape == (600, 5)
         np.testing.assert_array_equal(ours, theirs[:, :, 0])
 
@@ -157,7 +169,9 @@ def test_marginal_coverage_over_many_splits(method):
     covs = np.array(covs)
     # the vectorised version gives the very same numbers
     true_scores = model.scores(p)[np.arange(len(y)), y]
-    np.testing.assert_allclose(coverage_over_splits(true_scores, n_cal, alpha, 300, seed=4), covs)
+    np.testing.assert_allclose(
+        coverage_over_splits(true_scores, n_cal, alpha, 300, seed=4), covs
+    )
     # over 5000 splits the mean is within noise of k / (n + 1) = 91 / 101
     many = coverage_over_splits(true_scores, n_cal, alpha, 5000, seed=5)
     noise = 4 * many.std() / np.sqrt(len(many))
@@ -171,7 +185,7 @@ def test_aps_sets_are_nested_in_alpha():
         SplitConformalClassifier(a, "aps").fit(p[:400], y[:400]).predict_sets(p[400:])
         for a in (0.02, 0.05, 0.1, 0.2, 0.4)
     ]
-    for bigger, smaller in zip(sets[:-1], sets[1:]):
+    for bigger, smaller in itertools.pairwise(sets):
         assert np.all(smaller <= bigger)  # smaller set => contained in the bigger one
     assert mean_set_size(sets[0]) > mean_set_size(sets[-1])
 
@@ -179,7 +193,11 @@ def test_aps_sets_are_nested_in_alpha():
 def test_aps_and_raps_sets_are_the_top_ranked_classes():
     p, y = make_classification(600, seed=7)
     for method in ("aps", "raps"):
-        sets = SplitConformalClassifier(0.1, method).fit(p[:300], y[:300]).predict_sets(p[300:])
+        sets = (
+            SplitConformalClassifier(0.1, method)
+            .fit(p[:300], y[:300])
+            .predict_sets(p[300:])
+        )
         order = np.argsort(-p[300:], axis=1, kind="stable")
         in_rank_order = np.take_along_axis(sets, order, axis=1)
         assert np.all(np.diff(in_rank_order.astype(int), axis=1) <= 0)
@@ -191,7 +209,9 @@ def test_mondrian_covers_each_group_where_marginal_does_not():
     p, y = make_classification(n, seed=9)
     group = np.where(rng.random(n) < 0.3, "hard", "easy")
     hard = group == "hard"
-    y = np.where(hard, rng.integers(0, 5, n), y)  # the model knows nothing about the hard group
+    y = np.where(
+        hard, rng.integers(0, 5, n), y
+    )  # the model knows nothing about the hard group
     cal, test = np.arange(n) < n // 2, np.arange(n) >= n // 2
     alpha = 0.1
     marginal = SplitConformalClassifier(alpha).fit(p[cal], y[cal]).predict_sets(p[test])
@@ -257,10 +277,17 @@ def test_absolute_intervals_equal_mapie():
     est = FirstColumn().fit(pred[:, None], y)
     for alpha in (0.05, 0.1, 0.3):
         mapie = MapieRegressor(
-            estimator=est, confidence_level=1 - alpha, conformity_score="absolute", prefit=True
+            estimator=est,
+            confidence_level=1 - alpha,
+            conformity_score="absolute",
+            prefit=True,
         ).conformalize(pred[:500, None], y[:500])
         _, theirs = mapie.predict_interval(pred[500:, None])
-        ours = SplitConformalRegressor(alpha).fit(pred[:500], y[:500]).predict_interval(pred[500:])
+        ours = (
+            SplitConformalRegressor(alpha)
+            .fit(pred[:500], y[:500])
+            .predict_interval(pred[500:])
+        )
         np.testing.assert_allclose(ours, theirs[:, :, 0], rtol=0, atol=1e-12)
 
 
@@ -273,17 +300,25 @@ def test_cqr_intervals_equal_mapie_symmetric():
     tr, cal, te = slice(0, 500), slice(500, 1000), slice(1000, 1500)
     alpha = 0.1
     models = [
-        HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=30).fit(X[tr], y[tr])
+        HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=30).fit(
+            X[tr], y[tr]
+        )
         for q in (alpha / 2, 1 - alpha / 2, 0.5)
     ]
-    mapie = ConformalizedQuantileRegressor(models, confidence_level=1 - alpha, prefit=True)
+    mapie = ConformalizedQuantileRegressor(
+        models, confidence_level=1 - alpha, prefit=True
+    )
     mapie.conformalize(X[cal], y[cal])
     _, theirs = mapie.predict_interval(X[te], symmetric_correction=True)
 
     def band(rows):
         return np.column_stack([models[0].predict(X[rows]), models[1].predict(X[rows])])
 
-    ours = SplitConformalRegressor(alpha, "cqr").fit(band(cal), y[cal]).predict_interval(band(te))
+    ours = (
+        SplitConformalRegressor(alpha, "cqr")
+        .fit(band(cal), y[cal])
+        .predict_interval(band(te))
+    )
     np.testing.assert_allclose(ours, theirs[:, :, 0], rtol=0, atol=1e-12)
 
 
@@ -292,12 +327,20 @@ def test_regressor_known_values_and_mondrian():
     y = np.arange(1.0, 10.0)  # residuals 1..9
     model = SplitConformalRegressor(0.2).fit(pred, y)  # rank ceil(10 * 0.8) = 8
     assert model.threshold_ == 8.0
-    np.testing.assert_array_equal(model.predict_interval(np.array([1.0])), [[-7.0, 9.0]])
-    cqr = SplitConformalRegressor(0.2, "cqr").fit(np.column_stack([pred - 5, pred + 5]), y)
+    np.testing.assert_array_equal(
+        model.predict_interval(np.array([1.0])), [[-7.0, 9.0]]
+    )
+    cqr = SplitConformalRegressor(0.2, "cqr").fit(
+        np.column_stack([pred - 5, pred + 5]), y
+    )
     assert cqr.threshold_ == 3.0  # scores max(-5 - y, y - 5) = -4..4, 8th smallest = 3
-    np.testing.assert_array_equal(cqr.predict_interval(np.array([[0.0, 1.0]])), [[-3.0, 4.0]])
+    np.testing.assert_array_equal(
+        cqr.predict_interval(np.array([[0.0, 1.0]])), [[-3.0, 4.0]]
+    )
     groups = np.array([0] * 9 + [1] * 9)
-    both = SplitConformalRegressor(0.2).fit(np.zeros(18), np.r_[y, 10 * y], groups=groups)
+    both = SplitConformalRegressor(0.2).fit(
+        np.zeros(18), np.r_[y, 10 * y], groups=groups
+    )
     assert both.threshold_ == {0: 8.0, 1: 80.0}
     iv = both.predict_interval(np.zeros(2), groups=np.array([1, 0]))
     np.testing.assert_array_equal(iv, [[-80.0, 80.0], [-8.0, 8.0]])
@@ -315,7 +358,9 @@ def test_regressor_rejects_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         SplitConformalRegressor(0.1).fit(np.zeros(20), np.r_[np.zeros(19), np.nan])
     with pytest.raises(ValueError, match="group 7"):
-        model = SplitConformalRegressor(0.1).fit(np.zeros(20), np.ones(20), groups=np.zeros(20))
+        model = SplitConformalRegressor(0.1).fit(
+            np.zeros(20), np.ones(20), groups=np.zeros(20)
+        )
         model.predict_interval(np.zeros(2), groups=np.array([0, 7]))
 
 
@@ -355,7 +400,7 @@ def test_coverage_by_group_matches_binomial_intervals():
 
 
 def test_coverage_over_splits_follows_the_beta_binomial_law():
-    """With continuous scores, the count covered in a split is BetaBinomial(m, k, n+1-k)."""
+    """Continuous scores: the count covered in a split is BetaBinomial(m, k, n+1-k)."""
     from scipy.stats import betabinom
 
     scores = np.random.default_rng(15).random(300)
@@ -378,9 +423,9 @@ def test_risk_coverage_curve_known_values_and_ties():
     np.testing.assert_allclose(cov, [0.25, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(risk, [0, 0.5, 1 / 3, 0.25])
     np.testing.assert_allclose(thr, [0.9, 0.8, 0.7, 0.6])
-    assert area_under_risk_coverage([0.6, 0.9, 0.7, 0.8], [1, 1, 1, 0]) == pytest.approx(
-        (0 + 0.5 + 1 / 3 + 0.25) / 4
-    )
+    assert area_under_risk_coverage(
+        [0.6, 0.9, 0.7, 0.8], [1, 1, 1, 0]
+    ) == pytest.approx((0 + 0.5 + 1 / 3 + 0.25) / 4)
     cov, risk, thr = risk_coverage_curve([0.9, 0.9, 0.5], [True, False, True])
     np.testing.assert_allclose(cov, [2 / 3, 1.0])
     np.testing.assert_allclose(risk, [0.5, 1 / 3])

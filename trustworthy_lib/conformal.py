@@ -1,4 +1,4 @@
-"""Split conformal prediction: sets and intervals with a finite-sample coverage guarantee.
+"""Split conformal prediction: sets and intervals with a finite-sample guarantee.
 
 **The convention, stated once:** a *conformity score* is LARGER when a label fits the
 input WORSE. A calibration set of ``n`` scores gives the threshold
@@ -63,7 +63,8 @@ def _check_alpha(alpha) -> float:
         raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
     if not 0 < a < 1:
         raise ValueError(
-            f"alpha is the tolerated miscoverage and must lie strictly between 0 and 1, "
+            f"alpha is the tolerated miscoverage and must lie strictly between 0 and 1,"
+            " "
             f"got {alpha!r}; alpha = 0.1 asks for sets that cover 90% of new points"
         )
     return a
@@ -71,15 +72,21 @@ def _check_alpha(alpha) -> float:
 
 def _check_1d_finite(values, name: str) -> np.ndarray:
     arr = np.asarray(values)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ):
         raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per sample), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be 1-D (one value per sample), got shape {arr.shape}"
+        )
     if arr.size == 0:
         raise ValueError(f"{name} is empty; pass at least one value")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values; check how they were computed")
+        raise ValueError(
+            f"{name} contains NaN or infinite values; check how they were computed"
+        )
     return arr
 
 
@@ -96,14 +103,17 @@ def _check_probs(probs, name: str = "probs") -> np.ndarray:
     if p.shape[0] == 0:
         raise ValueError(f"{name} is empty; pass at least one row")
     if not np.isfinite(p).all():
-        raise ValueError(f"{name} contains NaN or infinite values; check the model's output")
+        raise ValueError(
+            f"{name} contains NaN or infinite values; check the model's output"
+        )
     sums = p.sum(axis=1)
     bad = (p < 0).any(axis=1) | (np.abs(sums - 1) > _ROW_SUM_TOL)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{int(bad.sum())} row(s) of {name} are not probability vectors (row {i} sums to "
-            f"{sums[i]:.4g}, smallest entry {p[i].min():.4g}); if these are logits, apply a "
+            f"{int(bad.sum())} row(s) of {name} are not probability vectors (row {i} "
+            f"sums to {sums[i]:.4g}, smallest entry {p[i].min():.4g}); if these are "
+            "logits, apply a "
             "softmax first, e.g. scipy.special.softmax(logits, axis=1)"
         )
     return p
@@ -114,7 +124,9 @@ def _check_labels(labels, n: int, n_classes: int, name: str = "labels") -> np.nd
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D class indices, got shape {y.shape}")
     if len(y) != n:
-        raise ValueError(f"{name} has {len(y)} entries for {n} rows; pass one label per row")
+        raise ValueError(
+            f"{name} has {len(y)} entries for {n} rows; pass one label per row"
+        )
     if not np.issubdtype(y.dtype, np.integer):
         yf = y.astype(np.float64) if np.issubdtype(y.dtype, np.number) else None
         if yf is None or not np.isfinite(yf).all() or np.any(yf != np.round(yf)):
@@ -124,9 +136,11 @@ def _check_labels(labels, n: int, n_classes: int, name: str = "labels") -> np.nd
     bad = (y < 0) | (y >= n_classes)
     if bad.any():
         raise ValueError(
-            f"{name} contain class index {int(y[bad][0])}, but there are only {n_classes} "
+            f"{name} contain class index {int(y[bad][0])}, but there are only "
+            f"{n_classes} "
             f"classes (valid indices 0..{n_classes - 1}); encode the labels as column "
-            "indices of the probabilities, e.g. with trustworthy_lib.models.encode_labels"
+            "indices of the probabilities, e.g. with "
+            "trustworthy_lib.models.encode_labels"
         )
     return y
 
@@ -134,7 +148,9 @@ def _check_labels(labels, n: int, n_classes: int, name: str = "labels") -> np.nd
 def _check_groups(groups, n: int) -> np.ndarray:
     g = np.asarray(groups)
     if g.ndim != 1 or len(g) != n:
-        raise ValueError(f"groups must be 1-D with one entry per row ({n}), got shape {g.shape}")
+        raise ValueError(
+            f"groups must be 1-D with one entry per row ({n}), got shape {g.shape}"
+        )
     return g
 
 
@@ -143,19 +159,21 @@ def _check_groups(groups, n: int) -> np.ndarray:
 
 
 def quantile_rank(n: int, alpha: float) -> int:
-    """The rank ``k = ceil((n + 1)(1 - alpha))`` of the conformal quantile among n scores.
+    """The rank ``k = ceil((n + 1)(1 - alpha))`` of the conformal quantile of n scores.
 
     The product is rounded to 9 decimals first, so that ``n = 9, alpha = 0.1`` gives
     ``k = 9`` (``10 * 0.9`` is ``9.000000000000002`` in floating point).
     """
     alpha = _check_alpha(alpha)
     if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive number of calibration scores, got {n!r}")
-    return int(math.ceil(round((int(n) + 1) * (1 - alpha), 9)))
+        raise ValueError(
+            f"n must be a positive number of calibration scores, got {n!r}"
+        )
+    return math.ceil(round((int(n) + 1) * (1 - alpha), 9))
 
 
 def conformal_quantile(scores, alpha: float) -> float:
-    r"""The split-conformal threshold: the ``ceil((n + 1)(1 - alpha))``-th smallest score.
+    r"""The split-conformal threshold: the ceil((n + 1)(1 - alpha))-th smallest score.
 
     .. math:: \hat q = s_{(k)}, \qquad k = \lceil (n + 1)(1 - \alpha) \rceil .
 
@@ -176,7 +194,8 @@ def _threshold(scores: np.ndarray, alpha: float, what: str) -> float:
         n = len(scores)
         need = quantile_rank_min_n(alpha)
         warnings.warn(
-            f"{what} has only {n} calibration point(s), too few for alpha = {alpha}: the "
+            f"{what} has only {n} calibration point(s), too few for alpha = {alpha}: "
+            "the "
             f"threshold is infinite, so every set holds every label (every interval is "
             f"infinite). Use at least {need} calibration points or a larger alpha.",
             stacklevel=3,
@@ -187,7 +206,7 @@ def _threshold(scores: np.ndarray, alpha: float, what: str) -> float:
 def quantile_rank_min_n(alpha: float) -> int:
     """The smallest calibration size n for which the conformal threshold is finite."""
     alpha = _check_alpha(alpha)
-    n = max(1, int(math.ceil(round(1 / alpha, 9))) - 1)
+    n = max(1, math.ceil(round(1 / alpha, 9)) - 1)
     while quantile_rank(n, alpha) > n:
         n += 1
     return n
@@ -205,7 +224,7 @@ def _fit_thresholds(scores: np.ndarray, alpha: float, groups):
 
 
 def _plain(v):
-    """A NumPy scalar as the matching Python scalar (readable dict keys and messages)."""
+    """A NumPy scalar as the matching Python scalar (readable keys and messages)."""
     return v.item() if isinstance(v, np.generic) else v
 
 
@@ -221,15 +240,17 @@ def _thresholds_for(threshold, groups, n: int) -> np.ndarray:
     if groups is None:
         raise ValueError(
             "the model was fitted with groups (Mondrian calibration), so predict needs "
-            f"the group of every row too: pass groups=... with values in {sorted(threshold)}"
+            "the group of every row too: pass groups=... with values in "
+            f"{sorted(threshold)}"
         )
     g = _check_groups(groups, n)
     values = np.unique(g)
     unseen = [_plain(v) for v in values if _plain(v) not in threshold]
     if unseen:
         raise ValueError(
-            f"group {unseen[0]!r} was not in the calibration data, so it has no threshold; "
-            f"the calibrated groups are {sorted(threshold)}. Calibrate with rows of that "
+            f"group {unseen[0]!r} was not in the calibration data, so it has no "
+            f"threshold; the calibrated groups are {sorted(threshold)}. Calibrate with "
+            "rows of that "
             "group, or merge it into a calibrated group"
         )
     out = np.empty(n)
@@ -242,7 +263,9 @@ def _thresholds_for(threshold, groups, n: int) -> np.ndarray:
 # Classification
 
 
-def classification_scores(probs, method: str = "lac", k_reg: int = 1, lam: float = 0.01):
+def classification_scores(
+    probs, method: str = "lac", k_reg: int = 1, lam: float = 0.01
+):
     r"""The conformity score of every class of every row: an (N, C) array.
 
     * ``"lac"``: :math:`s(x, y) = 1 - \hat p_y(x)`;
@@ -256,7 +279,9 @@ def classification_scores(probs, method: str = "lac", k_reg: int = 1, lam: float
     Ties in probability are ranked by class index (a stable sort).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown method {method!r}; choose one of {', '.join(METHODS)}"
+        )
     p = _check_probs(probs)
     if method == "lac":
         return 1.0 - p
@@ -287,11 +312,14 @@ class SplitConformalClassifier:
     own threshold from its own calibration rows, so coverage holds within each group).
     """
 
-    def __init__(self, alpha: float = 0.1, method: str = "lac", k_reg: int = 1,
-                 lam: float = 0.01):
+    def __init__(
+        self, alpha: float = 0.1, method: str = "lac", k_reg: int = 1, lam: float = 0.01
+    ):
         self.alpha = _check_alpha(alpha)
         if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+            raise ValueError(
+                f"unknown method {method!r}; choose one of {', '.join(METHODS)}"
+            )
         if isinstance(k_reg, bool) or int(k_reg) != k_reg or k_reg < 0:
             raise ValueError(f"k_reg must be a non-negative integer, got {k_reg!r}")
         if not np.isfinite(lam) or lam < 0:
@@ -312,7 +340,7 @@ class SplitConformalClassifier:
         return self
 
     def predict_sets(self, probs, groups=None) -> np.ndarray:
-        """A boolean (N, C) array: True where the class is in the row's prediction set."""
+        """A boolean (N, C) array, True where the class is in the row's set."""
         if not hasattr(self, "threshold_"):
             raise RuntimeError("call fit(probs_cal, labels_cal) before predict_sets")
         s = self.scores(probs)
@@ -351,10 +379,20 @@ class SplitConformalRegressor:
     def _check_pred(self, pred, name: str) -> np.ndarray:
         arr = np.asarray(pred)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-            raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+            raise ValueError(
+                f"{name} must be numeric, got an array of dtype {arr.dtype}"
+            )
         arr = arr.astype(np.float64)
-        want = "(N,) point predictions" if self.score == "absolute" else "(N, 2) lower/upper"
-        ok = arr.ndim == 1 if self.score == "absolute" else arr.ndim == 2 and arr.shape[1] == 2
+        want = (
+            "(N,) point predictions"
+            if self.score == "absolute"
+            else "(N, 2) lower/upper"
+        )
+        ok = (
+            arr.ndim == 1
+            if self.score == "absolute"
+            else arr.ndim == 2 and arr.shape[1] == 2
+        )
         if not ok:
             raise ValueError(
                 f"score={self.score!r} needs {want} predictions, got shape {arr.shape}"
@@ -430,15 +468,19 @@ def mean_set_size(sets) -> float:
     """The mean number of classes per prediction set (boolean (N, C))."""
     a = np.asarray(sets)
     if a.dtype != bool or a.ndim != 2 or a.shape[0] == 0:
-        raise ValueError(f"sets must be a non-empty boolean (N, C) array, got {a.dtype} {a.shape}")
+        raise ValueError(
+            f"sets must be a non-empty boolean (N, C) array, got {a.dtype} {a.shape}"
+        )
     return float(a.sum(axis=1).mean())
 
 
 def mean_width(intervals) -> float:
-    """The mean width ``upper - lower`` of (N, 2) intervals (``inf`` if any is infinite)."""
+    """The mean width ``upper - lower`` of (N, 2) intervals (``inf`` if one is)."""
     a = np.asarray(intervals, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != 2 or a.shape[0] == 0:
-        raise ValueError(f"intervals must be a non-empty (N, 2) array, got shape {a.shape}")
+        raise ValueError(
+            f"intervals must be a non-empty (N, 2) array, got shape {a.shape}"
+        )
     return float(np.mean(a[:, 1] - a[:, 0]))
 
 
@@ -455,7 +497,9 @@ def binomial_interval(successes, n, confidence: float = 0.95):
     return low, high
 
 
-def coverage_by_group(sets_or_intervals, y, groups, confidence: float = 0.95) -> pd.DataFrame:
+def coverage_by_group(
+    sets_or_intervals, y, groups, confidence: float = 0.95
+) -> pd.DataFrame:
     """Coverage per group, with its size, count and an exact binomial interval.
 
     Returns a DataFrame indexed by group with columns ``coverage``, ``mean set size``
@@ -464,7 +508,9 @@ def coverage_by_group(sets_or_intervals, y, groups, confidence: float = 0.95) ->
     """
     hit, size = _covered(sets_or_intervals, y)
     g = _check_groups(groups, len(hit))
-    size_name = "mean set size" if np.asarray(sets_or_intervals).dtype == bool else "mean width"
+    size_name = (
+        "mean set size" if np.asarray(sets_or_intervals).dtype == bool else "mean width"
+    )
     keys = np.unique(g)
     n = np.array([np.sum(g == v) for v in keys])
     k = np.array([hit[g == v].sum() for v in keys])
@@ -481,21 +527,24 @@ def coverage_by_group(sets_or_intervals, y, groups, confidence: float = 0.95) ->
     )
 
 
-def coverage_over_splits(true_scores, n_cal: int, alpha: float, n_splits: int = 500,
-                         seed: int = 0) -> np.ndarray:
+def coverage_over_splits(
+    true_scores, n_cal: int, alpha: float, n_splits: int = 500, seed: int = 0
+) -> np.ndarray:
     """Coverage of split conformal over many random calibration/test splits at once.
 
     ``true_scores`` holds the conformity score of the *true* label of each of N
     points (a point is covered exactly when its score is at or below the threshold).
     Each split puts ``n_cal`` random points in the calibration set and the other
-    ``N - n_cal`` in the test set. The work is one (n_splits, N) argsort and one sort
+    ``N - n_cal`` in the test set. The work is one (n_splits, N) shuffle and one sort
     of the calibration block: no Python loop over splits or samples. Returns the
-    ``n_splits`` test coverages; split ``i`` uses the permutation
-    ``argsort(default_rng(seed).random((n_splits, N)))[i]``.
+    ``n_splits`` test coverages; split ``i`` uses row ``i`` of
+    :func:`split_permutations`.
     """
     s = _check_1d_finite(true_scores, "true_scores")
     if not 1 <= n_cal < len(s):
-        raise ValueError(f"n_cal must be between 1 and N - 1 = {len(s) - 1}, got {n_cal}")
+        raise ValueError(
+            f"n_cal must be between 1 and N - 1 = {len(s) - 1}, got {n_cal}"
+        )
     perm = split_permutations(len(s), n_splits, seed)
     shuffled = s[perm]
     k = quantile_rank(n_cal, alpha)
@@ -509,7 +558,8 @@ def split_permutations(n: int, n_splits: int, seed: int = 0) -> np.ndarray:
     """The (n_splits, n) random permutations used by :func:`coverage_over_splits`."""
     if n_splits < 1:
         raise ValueError(f"n_splits must be positive, got {n_splits}")
-    return np.argsort(np.random.default_rng(seed).random((n_splits, n)), axis=1)
+    rows = np.broadcast_to(np.arange(n), (n_splits, n))
+    return np.random.default_rng(seed).permuted(rows, axis=1)
 
 
 # ---------------------------------------------------------------------------
@@ -521,7 +571,8 @@ def _check_selective(confidence, correct):
     ok = np.asarray(correct)
     if ok.ndim != 1 or len(ok) != len(c):
         raise ValueError(
-            f"correct must be 1-D with one entry per confidence ({len(c)}), got shape {ok.shape}"
+            f"correct must be 1-D with one entry per confidence ({len(c)}), got "
+            f"shape {ok.shape}"
         )
     if not np.isin(ok, [0, 1]).all():
         raise ValueError("correct must be boolean (or 0/1): was each prediction right?")
