@@ -17,6 +17,7 @@ from trustworthy_lib.conformal import (
     coverage,
     coverage_by_group,
     coverage_over_splits,
+    group_coverage_over_splits,
     mean_set_size,
     mean_width,
     quantile_rank,
@@ -448,3 +449,32 @@ def test_threshold_for_accuracy():
     assert threshold_for_accuracy([0.5, 0.4], [0, 0], 0.9) == math.inf
     with pytest.raises(ValueError, match="target"):
         threshold_for_accuracy(conf, ok, 1.5)
+
+
+def test_group_coverage_over_splits_equals_a_loop_over_the_class():
+    rng = np.random.default_rng(18)
+    p, y = make_classification(400, n_classes=3, seed=19)
+    groups = rng.choice(np.array(["a", "b", "c"]), size=400, p=[0.6, 0.3, 0.1])
+    true_scores = 1 - p[np.arange(400), y]
+    perms = split_permutations(400, 40, seed=20)
+    for mondrian in (False, True):
+        table = group_coverage_over_splits(
+            true_scores, groups, 150, 0.1, n_splits=40, seed=20, mondrian=mondrian
+        )
+        assert list(table.columns) == ["a", "b", "c"]
+        for i, perm in enumerate(perms):
+            cal, test = perm[:150], perm[150:]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # group c may have too few points
+                model = SplitConformalClassifier(0.1).fit(
+                    p[cal], y[cal], groups=groups[cal] if mondrian else None
+                )
+            sets = model.predict_sets(
+                p[test], groups=groups[test] if mondrian else None
+            )
+            expected = coverage_by_group(sets, y[test], groups[test])["coverage"]
+            np.testing.assert_allclose(table.loc[i, expected.index], expected)
+    overall = coverage_over_splits(true_scores, 150, 0.1, n_splits=40, seed=20)
+    marginal = group_coverage_over_splits(true_scores, groups, 150, 0.1, 40, seed=20)
+    counts = np.stack([(groups[perms[:, 150:]] == v).sum(1) for v in "abc"], axis=1)
+    np.testing.assert_allclose((marginal.to_numpy() * counts).sum(1) / 250, overall)

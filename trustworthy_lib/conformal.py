@@ -13,8 +13,8 @@ at least ``1 - alpha`` (and, for scores without ties, at most
 * :class:`SplitConformalRegressor`: intervals from point predictions (absolute
   residual) or from lower/upper quantile predictions (CQR, Romano et al. 2019);
 * evaluation: :func:`coverage`, :func:`mean_set_size`, :func:`mean_width`,
-  :func:`coverage_by_group`, and :func:`coverage_over_splits` for the coverage of many
-  random calibration/test splits at once;
+  :func:`coverage_by_group`, and :func:`coverage_over_splits` (and, per group,
+  :func:`group_coverage_over_splits`) for many random calibration/test splits at once;
 * selective classification (abstaining): :func:`risk_coverage_curve`,
   :func:`area_under_risk_coverage` and :func:`threshold_for_accuracy`.
 
@@ -40,6 +40,7 @@ __all__ = [
     "coverage",
     "coverage_by_group",
     "coverage_over_splits",
+    "group_coverage_over_splits",
     "mean_set_size",
     "mean_width",
     "quantile_rank",
@@ -552,6 +553,53 @@ def coverage_over_splits(
         return np.ones(n_splits)
     q = np.sort(shuffled[:, :n_cal], axis=1)[:, k - 1]
     return np.mean(shuffled[:, n_cal:] <= q[:, None], axis=1)
+
+
+def group_coverage_over_splits(
+    true_scores,
+    groups,
+    n_cal: int,
+    alpha: float,
+    n_splits: int = 500,
+    seed: int = 0,
+    mondrian: bool = False,
+) -> pd.DataFrame:
+    """Test coverage of each group over many random calibration/test splits at once.
+
+    The splits are those of :func:`coverage_over_splits` (same ``seed``, same
+    permutations). With ``mondrian=False`` every split has one threshold from all its
+    calibration points; with ``mondrian=True`` each group gets its own threshold from
+    its own calibration points (infinite when it has too few). Returns a DataFrame with
+    one row per split and one column per group (NaN where a split has no test point
+    of that group). Loops run over groups only, never over splits or samples.
+    """
+    s = _check_1d_finite(true_scores, "true_scores")
+    g = _check_groups(groups, len(s))
+    if not 1 <= n_cal < len(s):
+        raise ValueError(
+            f"n_cal must be between 1 and N - 1 = {len(s) - 1}, got {n_cal}"
+        )
+    perm = split_permutations(len(s), n_splits, seed)
+    cal, test = s[perm[:, :n_cal]], s[perm[:, n_cal:]]
+    cal_g, test_g = g[perm[:, :n_cal]], g[perm[:, n_cal:]]
+    alpha = _check_alpha(alpha)
+    rows = np.arange(n_splits)
+    if not mondrian:
+        k = quantile_rank(n_cal, alpha)
+        q = np.sort(cal, axis=1)[:, k - 1] if k <= n_cal else np.full(n_splits, np.inf)
+    out = {}
+    for v in np.unique(g):  # a loop over groups
+        if mondrian:
+            in_g = cal_g == v
+            n_g = in_g.sum(axis=1)
+            k_g = np.ceil(np.round((n_g + 1) * (1 - alpha), 9)).astype(int)
+            ranked = np.sort(np.where(in_g, cal, np.inf), axis=1)
+            q = np.where(k_g <= n_g, ranked[rows, np.clip(k_g, 1, n_cal) - 1], np.inf)
+        mask = test_g == v
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hits = ((test <= q[:, None]) & mask).sum(axis=1)
+            out[_plain(v)] = hits / mask.sum(axis=1)
+    return pd.DataFrame(out, index=pd.RangeIndex(n_splits, name="split"))
 
 
 def split_permutations(n: int, n_splits: int, seed: int = 0) -> np.ndarray:
