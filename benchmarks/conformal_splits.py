@@ -27,27 +27,13 @@ import time
 
 import numpy as np
 from mapie.classification import SplitConformalClassifier as MapieClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from trustworthy_lib.conformal import (
+    PrefitProbabilities,
     classification_scores,
     coverage_over_splits,
     split_permutations,
 )
-
-
-class ProbsAsFeatures(ClassifierMixin, BaseEstimator):
-    """A fitted 'classifier' whose input already is its probability matrix."""
-
-    def fit(self, X, y):
-        self.classes_ = np.arange(np.asarray(X).shape[1])
-        return self
-
-    def predict_proba(self, X):
-        return np.asarray(X)
-
-    def predict(self, X):
-        return np.asarray(X).argmax(axis=1)
 
 
 def synthetic_pool(n: int, n_classes: int = 4, seed: int = 0):
@@ -60,7 +46,7 @@ def synthetic_pool(n: int, n_classes: int = 4, seed: int = 0):
 
 
 def mapie_loop(p, y, perms, n_cal, alpha):
-    est = ProbsAsFeatures().fit(p, y)
+    est = PrefitProbabilities(n_classes=p.shape[1])
     out = np.empty(len(perms))
     for i, perm in enumerate(perms):
         cal, test = perm[:n_cal], perm[n_cal:]

@@ -5,10 +5,11 @@ import warnings
 import numpy as np
 import pytest
 from scipy.stats import binomtest
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from trustworthy_lib.conformal import (
+    PrefitProbabilities,
     SplitConformalClassifier,
     SplitConformalRegressor,
     area_under_risk_coverage,
@@ -40,20 +41,6 @@ def make_classification(n, n_classes=5, seed=0, scale=2.0):
     u = rng.random(n)[:, None]
     y = (p.cumsum(axis=1) < u).sum(axis=1).clip(max=n_classes - 1)
     return p, y
-
-
-class ProbsAsFeatures(ClassifierMixin, BaseEstimator):
-    """A 'prefit' classifier whose input already is the probability matrix."""
-
-    def fit(self, X, y):
-        self.classes_ = np.arange(np.asarray(X).shape[1])
-        return self
-
-    def predict_proba(self, X):
-        return np.asarray(X)
-
-    def predict(self, X):
-        return np.asarray(X).argmax(axis=1)
 
 
 class FirstColumn(RegressorMixin, BaseEstimator):
@@ -137,7 +124,7 @@ def test_lac_sets_equal_mapie():
     from mapie.classification import SplitConformalClassifier as MapieClassifier
 
     p, y = make_classification(1200, seed=2)
-    est = ProbsAsFeatures().fit(p, y)
+    est = PrefitProbabilities(n_classes=5)
     for alpha in (0.05, 0.1, 0.2):
         mapie = MapieClassifier(
             estimator=est,
@@ -478,3 +465,15 @@ def test_group_coverage_over_splits_equals_a_loop_over_the_class():
     marginal = group_coverage_over_splits(true_scores, groups, 150, 0.1, 40, seed=20)
     counts = np.stack([(groups[perms[:, 150:]] == v).sum(1) for v in "abc"], axis=1)
     np.testing.assert_allclose((marginal.to_numpy() * counts).sum(1) / 250, overall)
+
+
+def test_prefit_probabilities_hands_back_checked_probabilities():
+    p, _ = make_classification(10, n_classes=3, seed=21)
+    est = PrefitProbabilities(n_classes=3)
+    np.testing.assert_array_equal(est.predict_proba(p), p)
+    np.testing.assert_array_equal(est.predict(p), p.argmax(1))
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    with pytest.raises(ValueError, match="softmax"):
+        est.predict_proba(np.log(p))
+    with pytest.raises(ValueError, match="3 columns for 4 classes"):
+        PrefitProbabilities(4).predict_proba(p)

@@ -29,9 +29,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 __all__ = [
     "METHODS",
+    "PrefitProbabilities",
     "SplitConformalClassifier",
     "SplitConformalRegressor",
     "area_under_risk_coverage",
@@ -665,3 +667,38 @@ def threshold_for_accuracy(confidence, correct, target: float) -> float:
     _, risk, thresholds = risk_coverage_curve(confidence, correct)
     ok = np.flatnonzero(1 - risk >= target - 1e-12)
     return float(thresholds[ok[-1]]) if ok.size else math.inf
+
+
+# ---------------------------------------------------------------------------
+# Interoperability
+
+
+class PrefitProbabilities(ClassifierMixin, BaseEstimator):
+    """A fitted scikit-learn classifier whose input *is* its probability matrix.
+
+    MAPIE's ``prefit`` classes expect a fitted estimator with ``predict_proba``. Pass
+    the probabilities you already have as ``X``, and this object hands them back
+    (checked), so MAPIE and :class:`SplitConformalClassifier` see the same numbers::
+
+        est = PrefitProbabilities(n_classes=4)
+        mapie = mapie.classification.SplitConformalClassifier(est, prefit=True)
+        mapie.conformalize(p_cal, y_cal).predict_set(p_test)
+    """
+
+    def __init__(self, n_classes: int = 2):
+        self.n_classes = n_classes
+        self.classes_ = np.arange(n_classes)
+
+    def fit(self, X=None, y=None) -> PrefitProbabilities:
+        """Nothing to learn; present so that scikit-learn treats it as an estimator."""
+        self.classes_ = np.arange(self.n_classes)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = _check_probs(X, "X (the probabilities)")
+        if p.shape[1] != self.n_classes:
+            raise ValueError(f"X has {p.shape[1]} columns for {self.n_classes} classes")
+        return p
+
+    def predict(self, X) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
