@@ -34,7 +34,8 @@ def test_conformal_rank(capsys):
     assert not check("conformal-rank", 180, n=200, alpha=0.1)  # ceil(200 * 0.9)
     assert "n + 1" in capsys.readouterr().out
     assert not check("conformal-rank", 181, n=201, alpha=0.1)  # floor(202 * 0.9)
-    assert "Round up" in capsys.readouterr().out
+    assert "rounded up" in capsys.readouterr().out
+    assert not check("conformal-rank", 0.9, n=200, alpha=0.1)
 
 
 def test_lac_threshold(run, capsys):

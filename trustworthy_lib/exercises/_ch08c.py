@@ -32,12 +32,9 @@ register(
         mistakes=(
             Mistake(
                 lambda n, alpha: math.ceil(round(n * (1 - alpha), 9)),
-                "You used n; the test point is the (n + 1)-th of the exchangeable "
-                "points, so the rank is computed from n + 1.",
-            ),
-            Mistake(
-                lambda n, alpha: math.floor(round((n + 1) * (1 - alpha), 9)),
-                "Round up, not down: rounding down can give coverage below 1 - alpha.",
+                "Count the test point too: the rank comes from n + 1 points, and it "
+                "is rounded up (rounding (n + 1)(1 - alpha) down usually gives this "
+                "same wrong answer).",
             ),
         ),
     )
