@@ -597,3 +597,71 @@ def test_load_meps_panel19_from_aif360_folder_calls_aif360(no_meps_anywhere, mon
     monkeypatch.setattr(MEPSDataset19, "__init__", spy)
     check_panel19(load_meps_panel19(), df)
     assert calls == [1]  # AIF360's own constructor found the file where it looks
+
+
+# ---------------------------------------------------------------------------
+# paired bootstrap difference
+
+
+def test_paired_bootstrap_difference_matches_a_replicate_loop():
+    from trustworthy_lib.fairness import paired_bootstrap_difference
+
+    y_true, y_pred, protected, scores = random_problem(31, n=400)
+    other = (scores > 0.6).astype(int)
+    boot, reps = bootstrap_group_metrics(
+        y_true, {"a": y_pred, "b": other}, protected, n_boot=200, seed=4,
+        return_replicates=True,
+    )
+    out = paired_bootstrap_difference(boot, reps, "b", "a")
+    assert list(out.index) == list(METRIC_NAMES)
+    idx = np.random.default_rng(4).integers(0, len(y_true), size=(200, len(y_true)))
+    diffs = []
+    for i in idx:  # the slow, readable version: one replicate at a time
+        mb = group_metrics(y_true[i], other[i], protected[i], undefined="nan")
+        ma = group_metrics(y_true[i], y_pred[i], protected[i], undefined="nan")
+        diffs.append(mb["disparate_impact"] - ma["disparate_impact"])
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    row = out.loc["disparate_impact"]
+    assert row["ci_low"] == pytest.approx(lo) and row["ci_high"] == pytest.approx(hi)
+    full_b = group_metrics(y_true, other, protected)["disparate_impact"]
+    full_a = group_metrics(y_true, y_pred, protected)["disparate_impact"]
+    assert row["difference"] == pytest.approx(full_b - full_a)
+
+
+def test_paired_bootstrap_difference_of_a_model_with_itself_is_exactly_zero():
+    from trustworthy_lib.fairness import paired_bootstrap_difference
+
+    y_true, y_pred, protected, scores = random_problem(32, n=300)
+    boot, reps = bootstrap_group_metrics(
+        y_true, {"a": y_pred, "copy": y_pred.copy(), "c": (scores > 0.3).astype(int)},
+        protected, n_boot=100, return_replicates=True,
+    )
+    same = paired_bootstrap_difference(boot, reps, "copy", "a", "balanced_accuracy")
+    cols = ["difference", "ci_low", "ci_high"]
+    assert same.loc["balanced_accuracy", cols].abs().max() == 0
+    # pairing removes shared noise: the paired interval is narrower than an unpaired one
+    paired = paired_bootstrap_difference(boot, reps, "c", "a", ["balanced_accuracy"])
+    unpaired = np.quantile(
+        reps["c"][:, 5] - np.random.default_rng(9).permutation(reps["a"][:, 5]),
+        [0.025, 0.975],
+    )
+    row = paired.loc["balanced_accuracy"]
+    width = row["ci_high"] - row["ci_low"]
+    assert width < unpaired[1] - unpaired[0]
+
+
+def test_paired_bootstrap_difference_bad_inputs():
+    from trustworthy_lib.fairness import paired_bootstrap_difference
+
+    y_true, y_pred, protected, _ = random_problem(33, n=100)
+    boot, reps = bootstrap_group_metrics(
+        y_true, {"a": y_pred}, protected, n_boot=10, return_replicates=True
+    )
+    with pytest.raises(ValueError, match="no replicates for model 'b'"):
+        paired_bootstrap_difference(boot, reps, "b", "a")
+    with pytest.raises(ValueError, match="unknown metric"):
+        paired_bootstrap_difference(boot, reps, "a", "a", "accuracy")
+    with pytest.raises(ValueError, match="boot must be the DataFrame"):
+        paired_bootstrap_difference(reps, reps, "a", "a")
+    with pytest.raises(ValueError, match="confidence"):
+        paired_bootstrap_difference(boot, reps, "a", "a", confidence=95)

@@ -335,7 +335,9 @@ def bootstrap_group_metrics(
     if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
+        raise ValueError(
+            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
+        )
     preds = dict(y_pred) if isinstance(y_pred, Mapping) else {"model": y_pred}
     if not preds:
         raise ValueError("y_pred is an empty mapping; pass at least one model's predictions")
@@ -794,3 +796,83 @@ def load_meps_panel19(path: str | Path | None = None):
     dataset = MEPSDataset19.__new__(MEPSDataset19)
     StandardDataset.__init__(dataset, df=frame, **kwargs)
     return dataset
+
+
+# ---------------------------------------------------------------------------
+# Paired comparison of two models on the same bootstrap resamples
+
+
+def paired_bootstrap_difference(
+    boot: pd.DataFrame,
+    replicates: Mapping[str, np.ndarray],
+    model: str,
+    reference: str,
+    metrics=None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    r"""``metric(model) - metric(reference)`` with a *paired* percentile bootstrap CI.
+
+    Takes the two outputs of ``bootstrap_group_metrics(..., return_replicates=True)``,
+    where every model was scored on the same resampled people. Replicate ``b`` of the
+    difference is :math:`m_b(\text{model}) - m_b(\text{reference})`; the interval is the
+    :math:`(\alpha/2, 1-\alpha/2)` quantile pair of those differences, with
+    :math:`\alpha = 1 - \text{confidence}`, leaving out replicates where either metric
+    is undefined. The noise the two models share (which people were drawn) cancels in
+    each replicate, so a paired interval is narrower than the two separate intervals
+    suggest, and can exclude 0 while they overlap (Efron and Tibshirani 1993).
+
+    Returns a DataFrame indexed by metric with columns ``difference`` (on all rows),
+    ``ci_low``, ``ci_high`` and ``undefined`` (replicates left out).
+    """
+    if not isinstance(boot, pd.DataFrame) or not {"model", "metric", "estimate"} <= set(
+        boot.columns
+    ):
+        raise ValueError(
+            "boot must be the DataFrame from bootstrap_group_metrics(..., "
+            "return_replicates=True), with columns model, metric and estimate"
+        )
+    for name in (model, reference):
+        if name not in replicates:
+            raise ValueError(
+                f"no replicates for model {name!r}; the models are "
+                f"{sorted(replicates)}. Pass bootstrap_group_metrics a mapping "
+                "{name: predictions} that names both"
+            )
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(
+            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
+        )
+    metrics = list(METRIC_NAMES) if metrics is None else [metrics] if isinstance(
+        metrics, str) else list(metrics)
+    unknown = [m for m in metrics if m not in METRIC_NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown metric(s) {unknown}; choose from {list(METRIC_NAMES)}"
+        )
+    a, b = np.asarray(replicates[model]), np.asarray(replicates[reference])
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != len(METRIC_NAMES):
+        raise ValueError(
+            f"replicates of {model!r} and {reference!r} have shapes {a.shape} and "
+            f"{b.shape}; both must be (n_boot, {len(METRIC_NAMES)}) from one "
+            "bootstrap_group_metrics call"
+        )
+    estimate = boot.set_index(["model", "metric"])["estimate"]
+    alpha = 1.0 - float(confidence)
+    rows = {}
+    for m in metrics:
+        j = METRIC_NAMES.index(m)
+        diff = a[:, j] - b[:, j]
+        ok = ~np.isnan(diff)
+        low, high = (np.nan, np.nan)
+        if ok.any():
+            low, high = np.quantile(diff[ok], [alpha / 2, 1 - alpha / 2])
+        rows[m] = {
+            "difference": float(estimate[(model, m)] - estimate[(reference, m)]),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "undefined": int((~ok).sum()),
+        }
+    out = pd.DataFrame(rows).T
+    out["undefined"] = out["undefined"].astype(int)
+    out.index.name = "metric"
+    return out
