@@ -23,7 +23,7 @@ def test_reference_distance_passes_and_agrees_with_scipy_and_the_detector(
     x, mean, cov, z = gaussian
     d = z - mean
     answer = np.sqrt(d @ np.linalg.inv(cov) @ d)
-    ctx = dict(z=z, mean=mean, covariance=cov)
+    ctx = {"z": z, "mean": mean, "covariance": cov}
     assert check("mahalanobis-by-hand", answer, **ctx)
     assert "Correct" in capsys.readouterr().out
     np.testing.assert_allclose(answer, scipy_mahalanobis(z, mean, np.linalg.inv(cov)))

@@ -63,8 +63,9 @@ def test_cnn_features_and_logits_equal_a_forward_pass():
     x = np.random.default_rng(0).random((7, 28, 28), dtype=np.float32)
     feats, logits = cnn_features_and_logits(model, {"a": x})
     assert feats["a"].shape == (7, 128)
-    np.testing.assert_allclose(logits["a"], predict_logits(model, x), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        logits["a"], predict_logits(model, x), rtol=1e-5, atol=1e-6
+    )
     with pytest.raises(TypeError, match="head"):
         cnn_features_and_logits(torch.nn.Linear(2, 2), {"a": x})
 
@@ -78,7 +79,9 @@ def test_weighted_auroc_equals_sklearn_with_ties_and_weights():
     assert ones == pytest.approx(roc_auc_score(y, np.r_[id_s, ood_s]))
     w_id, w_ood = rng.integers(0, 3, (1, 80)), rng.integers(0, 3, (1, 60))
     weighted = _weighted_auroc(id_s, ood_s, w_id, w_ood)[0]
-    expected = roc_auc_score(y, np.r_[id_s, ood_s], sample_weight=np.r_[w_id[0], w_ood[0]])
+    expected = roc_auc_score(
+        y, np.r_[id_s, ood_s], sample_weight=np.r_[w_id[0], w_ood[0]]
+    )
     assert weighted == pytest.approx(expected)
 
 

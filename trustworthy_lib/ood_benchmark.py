@@ -171,7 +171,9 @@ def cnn_features_and_logits(model, images: dict) -> tuple[dict, dict]:
 def _scores(x, name: str) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of scores, got {arr.shape}")
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of scores, got {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
@@ -207,7 +209,9 @@ def _check_boot(n_boot, level):
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 10:
         raise ValueError(f"n_boot must be an integer of at least 10, got {n_boot!r}")
     if not 0 < level < 1:
-        raise ValueError(f"level must be a fraction in (0, 1) such as 0.95, got {level!r}")
+        raise ValueError(
+            f"level must be a fraction in (0, 1) such as 0.95, got {level!r}"
+        )
 
 
 def bootstrap_auroc(
@@ -225,7 +229,9 @@ def bootstrap_auroc(
     w_id = _resample_counts(rng, len(id_s), n_boot)
     w_ood = _resample_counts(rng, len(ood_s), n_boot)
     boot = _weighted_auroc(id_s, ood_s, w_id, w_ood)
-    ones = _weighted_auroc(id_s, ood_s, np.ones((1, len(id_s))), np.ones((1, len(ood_s))))
+    ones = _weighted_auroc(
+        id_s, ood_s, np.ones((1, len(id_s))), np.ones((1, len(ood_s)))
+    )
     tail = (1 - level) / 2
     low, high = np.quantile(boot, [tail, 1 - tail])
     return {"auroc": float(ones[0]), "low": float(low), "high": float(high)}
