@@ -224,3 +224,43 @@ def test_temperature_scaler_bad_input():
         ts.fit(np.array([[2.0, -1.0], [0.0, 1.0]]), [0, 1, 1])
     with pytest.raises(ValueError, match="max_iter"):
         TemperatureScaler(max_iter=0)
+
+
+def test_bootstrap_interval_paired_difference():
+    from trustworthy_lib.calibration import bootstrap_interval
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=400)
+    # b = a + 1 exactly: a paired bootstrap of mean(b - a) has zero width at 1
+    est, lo, hi = bootstrap_interval(lambda x, y: np.mean(y - x), a, a + 1.0, n_boot=50)
+    assert est == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+    # the interval of a mean has about the width of +-1.96 standard errors
+    est, lo, hi = bootstrap_interval(np.mean, a, n_boot=2000, seed=1)
+    se = a.std() / np.sqrt(len(a))
+    assert lo < est < hi
+    assert (hi - lo) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.15)
+
+
+def test_bootstrap_interval_groups_keep_their_sizes():
+    from trustworthy_lib.calibration import bootstrap_interval
+
+    groups = np.r_[np.zeros(30), np.ones(70)]
+    sizes = []
+    bootstrap_interval(lambda g: sizes.append(g.sum()) or 0.0, groups, n_boot=20, groups=groups)
+    assert set(sizes[:-1]) == {70.0}
+    with pytest.raises(ValueError, match="same number of rows"):
+        bootstrap_interval(np.mean, np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_interval(np.mean, np.ones(3), level=95)
+
+
+def test_interval_word():
+    from trustworthy_lib.calibration import interval_word
+
+    assert interval_word(0.01, 0.03) == "better"
+    assert interval_word(-0.03, -0.01) == "worse"
+    assert interval_word(-0.01, 0.03) == "the same within noise"
+    assert interval_word(0.01, 0.03, higher_is_better=False) == "worse"
+    assert interval_word(-0.03, -0.01, higher_is_better=False, better="lower") == "lower"
+    with pytest.raises(ValueError, match="low must not exceed high"):
+        interval_word(1.0, 0.0)

@@ -164,3 +164,35 @@ def test_meps_quarter_task_cutoff_from_training_rows_only():
     assert not task.X_test["drugexp"].equals(other.X_test["drugexp"])
     with pytest.raises(ValueError, match="test_size"):
         make_meps_quarter_task(test_size=1.5)
+
+
+def test_split_first_per_class_keeps_order_and_counts():
+    labels = np.array([0, 1, 0, 2, 1, 0, 2, 1, 2, 0])
+    first, rest = data.split_first_per_class(labels, 2)
+    # the first two occurrences of each class, in their original order
+    assert first.tolist() == [0, 1, 2, 3, 4, 6]
+    assert rest.tolist() == [5, 7, 8, 9]
+    assert np.bincount(labels[first]).tolist() == [2, 2, 2]
+
+
+def test_split_first_per_class_rejects_bad_input():
+    with pytest.raises(ValueError, match="lower n_first"):
+        data.split_first_per_class(np.array([0, 0, 1]), 1)
+    with pytest.raises(ValueError, match="encode_labels"):
+        data.split_first_per_class(np.array([0.0, 1.0]), 1)
+    with pytest.raises(ValueError, match="positive integer"):
+        data.split_first_per_class(np.array([0, 0, 1, 1]), 0)
+
+
+def test_stratified_sample_draws_each_class_equally_and_follows_the_seed():
+    labels = np.repeat([0, 1, 2], [10, 20, 30])
+    idx = data.stratified_sample(labels, 5, np.random.default_rng(0))
+    assert np.bincount(labels[idx]).tolist() == [5, 5, 5]
+    assert len(np.unique(idx)) == 15 and np.all(np.diff(idx) > 0)
+    again = data.stratified_sample(labels, 5, np.random.default_rng(0))
+    other = data.stratified_sample(labels, 5, np.random.default_rng(1))
+    assert np.array_equal(idx, again) and not np.array_equal(idx, other)
+    with pytest.raises(ValueError, match="class 0 has only 10"):
+        data.stratified_sample(labels, 11, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="Generator"):
+        data.stratified_sample(labels, 5, 0)

@@ -383,3 +383,47 @@ def test_ensemble_predict_bad_input():
         ensemble_predict([], torch.randn(2, 3))
     with pytest.raises(ValueError, match="disagree"):
         ensemble_predict([nn.Linear(3, 2), nn.Linear(3, 4)], torch.randn(2, 3))
+
+
+def test_predictive_entropy_and_ood_auroc_known_values():
+    from sklearn.metrics import roc_auc_score
+
+    from trustworthy_lib.uncertainty import ood_auroc, predictive_entropy
+
+    p = np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])
+    np.testing.assert_allclose(predictive_entropy(p), [0.0, math.log(4), math.log(2)])
+    assert ood_auroc([0.1, 0.2], [0.3, 0.4]) == 1.0
+    assert ood_auroc([0.3, 0.4], [0.1, 0.2]) == 0.0
+    assert ood_auroc([0.1, 0.3], [0.2, 0.4]) == 0.75  # 3 of 4 pairs ordered correctly
+    rng = np.random.default_rng(0)
+    s_id, s_ood = rng.normal(size=50), rng.normal(0.5, size=30)
+    expected = roc_auc_score(np.r_[np.zeros(50), np.ones(30)], np.r_[s_id, s_ood])
+    assert ood_auroc(s_id, s_ood) == pytest.approx(expected)
+
+
+def test_compare_methods_rows_match_the_metrics():
+    from trustworthy_lib.calibration import probabilistic_scores
+    from trustworthy_lib.uncertainty import MethodPredictions, compare_methods, ood_auroc
+
+    rng = np.random.default_rng(0)
+    p_id = torch.softmax(torch.as_tensor(3 * rng.normal(size=(200, 4))), 1).numpy()
+    p_ood = torch.softmax(torch.as_tensor(rng.normal(size=(100, 4))), 1).numpy()
+    y = rng.integers(0, 4, 200)
+    s_id, s_ood = rng.random(200), rng.random(100) + 0.5
+    table = compare_methods(
+        {"a": MethodPredictions(p_id, p_ood, "made up", s_id, s_ood, 3, 1.5)}, y
+    )
+    row = table.loc["a"]
+    ref = probabilistic_scores(p_id, y)
+    assert row["accuracy"] == pytest.approx(ref["accuracy"])
+    assert row["NLL"] == pytest.approx(ref["nll"])
+    assert row["Brier"] == pytest.approx(ref["brier"])
+    assert row["ECE (%)"] == pytest.approx(100 * ref["ece"])
+    assert row["OOD AUROC (own score)"] == pytest.approx(ood_auroc(s_id, s_ood))
+    # the softer OOD probabilities have higher entropy
+    assert row["OOD AUROC (entropy)"] > 0.8
+    assert row["forward passes"] == 3 and row["training time (s)"] == 1.5
+    with pytest.raises(ValueError, match="one value per row"):
+        compare_methods({"b": MethodPredictions(p_id, p_ood, "x", s_id[:5], s_ood, 1, 0.0)}, y)
+    with pytest.raises(ValueError, match="MethodPredictions"):
+        compare_methods({"c": (p_id, p_ood)}, y)

@@ -303,3 +303,65 @@ def probabilistic_scores(probs, labels, n_bins: int = 15) -> dict:
         "brier": brier_score(p, y),
         "ece": expected_calibration_error(p, y, n_bins),
     }
+
+
+# ---------------------------------------------------------------------------
+# How sure is a comparison? (chapter 08b)
+
+
+def bootstrap_interval(statistic, *arrays, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                       groups=None) -> tuple[float, float, float]:
+    """Percentile bootstrap interval of ``statistic(*arrays)``, resampling rows.
+
+    All ``arrays`` are resampled with the *same* row indices, so a statistic of two
+    methods' predictions on the same inputs (a difference of scores) is a paired
+    bootstrap. With ``groups`` (one label per row), rows are resampled within each group
+    and every group keeps its size: use it for an AUROC, so that each resample keeps the
+    number of ID and OOD inputs. Returns ``(estimate, low, high)``: the statistic on the
+    data and the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles over ``n_boot``
+    resamples.
+    """
+    if not arrays:
+        raise ValueError("pass at least one array to resample")
+    arrays = [_to_numpy(a, "array") for a in arrays]
+    n = len(arrays[0])
+    if n == 0 or any(len(a) != n for a in arrays):
+        raise ValueError(
+            f"the arrays must be non-empty and have the same number of rows, "
+            f"got {[len(a) for a in arrays]}"
+        )
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        members = [np.arange(n)]
+    else:
+        g = _to_numpy(groups, "groups")
+        if len(g) != n:
+            raise ValueError(f"groups has {len(g)} entries but the arrays have {n} rows")
+        members = [np.flatnonzero(g == v) for v in np.unique(g)]
+    stats = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = np.concatenate([rng.choice(m, len(m)) for m in members])
+        stats[b] = statistic(*(a[idx] for a in arrays))
+    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return float(statistic(*arrays)), float(low), float(high)
+
+
+def interval_word(low: float, high: float, *, higher_is_better: bool = True, better: str = "better",
+                  worse: str = "worse", same: str = "the same within noise") -> str:
+    """Describe a difference ``a - b`` from its interval: ``better``, ``worse`` or ``same``.
+
+    The difference counts as real only when the whole interval lies on one side of 0;
+    ``higher_is_better`` says which side is "better" (True for accuracy and AUROC, False
+    for NLL, Brier and ECE).
+    """
+    if not low <= high:
+        raise ValueError(f"low must not exceed high, got ({low}, {high})")
+    if low > 0:
+        return better if higher_is_better else worse
+    if high < 0:
+        return worse if higher_is_better else better
+    return same

@@ -376,3 +376,70 @@ def load_image(name: str) -> np.ndarray:
         raise ValueError(f"unknown image {name!r}; available: {', '.join(sorted(IMAGES))}")
     with Image.open(io.BytesIO(verified_path(IMAGES[name]).read_bytes())) as img:
         return np.asarray(img.convert("RGB"))
+
+
+# ---------------------------------------------------------------------------
+# Per-class splits and samples (chapter 08b)
+
+
+def _check_class_labels(labels) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
+        raise ValueError(
+            "labels must be non-negative integer class indices; "
+            "encode them with trustworthy_lib.models.encode_labels"
+        )
+    return y.astype(np.int64)
+
+
+def split_first_per_class(labels, n_first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into the first ``n_first`` items of each class and the rest.
+
+    The order of ``labels`` is kept: no shuffling, so the split is the same on every run
+    and every machine. The rank of each item within its class is a running count, the
+    "cumsum trick": ``(one_hot(labels).cumsum(axis=0) - 1)[i, labels[i]]``.
+
+    Returns ``(first, rest)``: two sorted index arrays. Every class present must have more
+    than ``n_first`` items, so that ``rest`` holds some of each.
+    """
+    y = _check_class_labels(labels)
+    if isinstance(n_first, bool) or not isinstance(n_first, (int, np.integer)) or n_first < 1:
+        raise ValueError(f"n_first must be a positive integer, got {n_first!r}")
+    counts = np.bincount(y)
+    short = [int(k) for k in np.flatnonzero((counts > 0) & (counts <= n_first))]
+    if short:
+        raise ValueError(
+            f"class(es) {short} have at most n_first={n_first} items "
+            f"({counts[short].tolist()}), so nothing of them would be left for the rest; "
+            "lower n_first"
+        )
+    one_hot = np.eye(len(counts), dtype=np.int64)[y]
+    rank_in_class = (one_hot.cumsum(axis=0) - 1)[np.arange(len(y)), y]
+    first = rank_in_class < n_first
+    return np.flatnonzero(first), np.flatnonzero(~first)
+
+
+def stratified_sample(labels, n_per_class: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n_per_class`` indices of every class present, without replacement, sorted.
+
+    ``rng`` is a NumPy generator (the one ``seed_everything`` returns), so the sample
+    follows the chapter's seed.
+    """
+    y = _check_class_labels(labels)
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)):
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    classes, counts = np.unique(y, return_counts=True)
+    if (counts < n_per_class).any():
+        k = int(classes[np.argmin(counts)])
+        raise ValueError(
+            f"class {k} has only {int(counts.min())} items, fewer than "
+            f"n_per_class={n_per_class}; lower n_per_class"
+        )
+    picks = [rng.choice(np.flatnonzero(y == k), n_per_class, replace=False) for k in classes]
+    return np.sort(np.concatenate(picks))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -535,3 +536,91 @@ def ensemble_predict(models: Sequence[nn.Module], x, batch_size: int = 2048) -> 
     if logits[0].ndim != 2:
         raise ValueError(f"members must output (N, C) logits, got shape {logits[0].shape}")
     return torch.softmax(torch.from_numpy(np.stack(logits)), dim=-1).numpy()
+
+
+# ---------------------------------------------------------------------------
+# Comparing methods (chapter 08b)
+
+
+def predictive_entropy(probs) -> np.ndarray:
+    r"""Entropy :math:`-\sum_k p_k \log p_k` of each row of an (N, C) probability array, in nats."""
+    p = _as_float_array(probs, "probs")
+    if p.ndim != 2:
+        raise ValueError(f"probs must have shape (N, C), got {p.shape}")
+    return entropy_decomposition(p[None])[0]
+
+
+def ood_auroc(score_id, score_ood) -> float:
+    """AUROC of an uncertainty score for telling OOD inputs (positive class) from ID inputs.
+
+    Larger scores must mean "more uncertain"; 0.5 is chance and 1 is perfect. It is the
+    fraction of (ID, OOD) pairs in which the OOD input gets the larger score (ties count
+    one half), as ``sklearn.metrics.roc_auc_score`` computes it.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s_id = _as_float_array(score_id, "score_id").reshape(-1)
+    s_ood = _as_float_array(score_ood, "score_ood").reshape(-1)
+    is_ood = np.r_[np.zeros(len(s_id)), np.ones(len(s_ood))]
+    return float(roc_auc_score(is_ood, np.r_[s_id, s_ood]))
+
+
+@dataclass(frozen=True)
+class MethodPredictions:
+    """One uncertainty method's predictions, a row of :func:`compare_methods`.
+
+    ``probs_id`` (N, C) and ``probs_ood`` (N_ood, C) are its class probabilities on the
+    ID test set and on the OOD set; ``score_id`` and ``score_ood`` its own uncertainty
+    score (larger = more uncertain) on the same inputs, named ``score_name``;
+    ``forward_passes`` is what one prediction costs and ``train_seconds`` the training
+    time.
+    """
+
+    probs_id: np.ndarray
+    probs_ood: np.ndarray
+    score_name: str
+    score_id: np.ndarray
+    score_ood: np.ndarray
+    forward_passes: int
+    train_seconds: float
+
+
+def compare_methods(methods: dict, labels, n_bins: int = 15):
+    """One row per method: accuracy, NLL, Brier, ECE (%), OOD AUROC and cost.
+
+    ``methods`` maps a method's name to its :class:`MethodPredictions`; ``labels`` are
+    the ID test labels. The OOD AUROC is computed twice (see :func:`ood_auroc`): from the
+    method's own score and, like for like, from the predictive entropy of its
+    probabilities. Returns a pandas DataFrame indexed by method name.
+    """
+    import pandas as pd
+
+    from trustworthy_lib.calibration import probabilistic_scores
+
+    if not methods:
+        raise ValueError("methods is empty; pass {name: MethodPredictions(...)}")
+    rows = []
+    for name, m in methods.items():
+        if not isinstance(m, MethodPredictions):
+            raise ValueError(f"methods[{name!r}] must be a MethodPredictions, got {type(m).__name__}")
+        if len(m.score_id) != len(m.probs_id) or len(m.score_ood) != len(m.probs_ood):
+            raise ValueError(
+                f"{name}: the scores must have one value per row of the probabilities "
+                f"(ID {len(m.score_id)} vs {len(m.probs_id)}, "
+                f"OOD {len(m.score_ood)} vs {len(m.probs_ood)})"
+            )
+        scores = probabilistic_scores(m.probs_id, labels, n_bins=n_bins)
+        ent_id, ent_ood = predictive_entropy(m.probs_id), predictive_entropy(m.probs_ood)
+        rows.append({
+            "method": name,
+            "accuracy": scores["accuracy"],
+            "NLL": scores["nll"],
+            "Brier": scores["brier"],
+            "ECE (%)": 100 * scores["ece"],
+            "uncertainty score": m.score_name,
+            "OOD AUROC (own score)": ood_auroc(m.score_id, m.score_ood),
+            "OOD AUROC (entropy)": ood_auroc(ent_id, ent_ood),
+            "forward passes": int(m.forward_passes),
+            "training time (s)": float(m.train_seconds),
+        })
+    return pd.DataFrame(rows).set_index("method")
