@@ -55,3 +55,15 @@ def test_an_id_registers_once(mean_exercise):
 def test_every_registered_exercise_has_a_chapter_and_a_hint():
     for ex in exercises.EXERCISES.values():
         assert ex.chapter and ex.hint and ex.question
+
+
+def test_a_placeholder_none_fails_without_raising_for_array_answers(capsys):
+    ex = Exercise(id="test-array", chapter="test", question="x + 1?",
+                  solve=lambda x: np.asarray(x) + 1, hint="Add one.")
+    register(ex)
+    try:
+        assert not check("test-array", None, x=np.arange(3))
+        assert not check("test-array", "three", x=np.arange(3))
+        assert "Add one" in capsys.readouterr().out
+    finally:
+        del EXERCISES["test-array"]

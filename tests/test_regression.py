@@ -183,3 +183,19 @@ def test_toy_regressor_caches(tmp_path):
 
 def test_default_gap_is_inside_the_range():
     assert all(-3 < a < b < 3 for a, b in GAPS)
+
+
+def test_predict_members_gives_the_parts_of_the_total_variance():
+    from trustworthy_lib.regression import predict_members
+
+    torch.manual_seed(0)
+    model = MLPEnsemble(members=3, outputs=2, activation="silu")
+    x = np.linspace(-4, 4, 25)
+    means, variances = predict_members(model, x)
+    assert means.shape == variances.shape == (3, 25) and (variances > 0).all()
+    mean, ale, epi = predict_gaussian(model, x)
+    np.testing.assert_allclose(means.mean(0), mean, rtol=1e-6)
+    np.testing.assert_allclose(variances.mean(0), ale, rtol=1e-6)
+    np.testing.assert_allclose(((means - means.mean(0)) ** 2).mean(0), epi, atol=1e-10)
+    with pytest.raises(ValueError, match="outputs=2"):
+        predict_members(MLPEnsemble(members=2, outputs=1), x)

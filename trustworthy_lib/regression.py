@@ -379,3 +379,20 @@ def plot_mean_and_band(ax, x, mean, var, *, color: str, label: str, k: float = 2
     ax.fill_between(x, mean - k * std, mean + k * std, color=color, alpha=alpha, linewidth=0, label=label)
     ax.plot(x, mean, color=color, linewidth=1.5)
     return ax
+
+
+@torch.no_grad()
+def predict_members(model: MLPEnsemble, x) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's predicted mean and variance on ``x``: two float64 arrays of shape (M, N).
+
+    The raw material of :func:`predict_gaussian`, for learners who want to do the law of
+    total variance themselves. Needs a mean-and-variance net (``outputs=2``).
+    """
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    try:
+        mean, var = model.mean_var(_grid(x).to(device))
+    finally:
+        model.train(was)
+    return mean.cpu().numpy().astype(np.float64), var.cpu().numpy().astype(np.float64)

@@ -114,7 +114,12 @@ def _matches(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
         if not np.all(np.isfinite(a)):
             return False
         return bool(np.allclose(a, e, rtol=rtol, atol=atol))
-    return bool(answer == expected)
+    if answer is None:  # the notebook's placeholder, before the learner answers
+        return False
+    try:
+        return bool(answer == expected)
+    except ValueError:  # an array compared with something that is not one
+        return False
 
 
 def check(exercise_id: str, answer: Any, **context: Any) -> bool:
