@@ -233,7 +233,11 @@ def test_bootstrap_interval_paired_difference():
     a = rng.normal(size=400)
     # b = a + 1 exactly: a paired bootstrap of mean(b - a) has zero width at 1
     est, lo, hi = bootstrap_interval(lambda x, y: np.mean(y - x), a, a + 1.0, n_boot=50)
-    assert est == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+    assert (
+        est == pytest.approx(1.0)
+        and lo == pytest.approx(1.0)
+        and hi == pytest.approx(1.0)
+    )
     # the interval of a mean has about the width of +-1.96 standard errors
     est, lo, hi = bootstrap_interval(np.mean, a, n_boot=2000, seed=1)
     se = a.std() / np.sqrt(len(a))
@@ -246,7 +250,9 @@ def test_bootstrap_interval_groups_keep_their_sizes():
 
     groups = np.r_[np.zeros(30), np.ones(70)]
     sizes = []
-    bootstrap_interval(lambda g: sizes.append(g.sum()) or 0.0, groups, n_boot=20, groups=groups)
+    bootstrap_interval(
+        lambda g: sizes.append(g.sum()) or 0.0, groups, n_boot=20, groups=groups
+    )
     assert set(sizes[:-1]) == {70.0}
     with pytest.raises(ValueError, match="same number of rows"):
         bootstrap_interval(np.mean, np.ones(3), np.ones(4))
@@ -261,6 +267,8 @@ def test_interval_word():
     assert interval_word(-0.03, -0.01) == "worse"
     assert interval_word(-0.01, 0.03) == "the same within noise"
     assert interval_word(0.01, 0.03, higher_is_better=False) == "worse"
-    assert interval_word(-0.03, -0.01, higher_is_better=False, better="lower") == "lower"
+    assert (
+        interval_word(-0.03, -0.01, higher_is_better=False, better="lower") == "lower"
+    )
     with pytest.raises(ValueError, match="low must not exceed high"):
         interval_word(1.0, 0.0)

@@ -194,5 +194,5 @@ def test_stratified_sample_draws_each_class_equally_and_follows_the_seed():
     assert np.array_equal(idx, again) and not np.array_equal(idx, other)
     with pytest.raises(ValueError, match="class 0 has only 10"):
         data.stratified_sample(labels, 11, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="Generator"):
+    with pytest.raises(TypeError, match="Generator"):
         data.stratified_sample(labels, 5, 0)

@@ -58,8 +58,13 @@ def test_every_registered_exercise_has_a_chapter_and_a_hint():
 
 
 def test_a_placeholder_none_fails_without_raising_for_array_answers(capsys):
-    ex = Exercise(id="test-array", chapter="test", question="x + 1?",
-                  solve=lambda x: np.asarray(x) + 1, hint="Add one.")
+    ex = Exercise(
+        id="test-array",
+        chapter="test",
+        question="x + 1?",
+        solve=lambda x: np.asarray(x) + 1,
+        hint="Add one.",
+    )
     register(ex)
     try:
         assert not check("test-array", None, x=np.arange(3))

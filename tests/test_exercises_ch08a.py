@@ -12,8 +12,9 @@ MEANS = RNG.normal(size=(5, 40))
 def test_reference_answer_passes_and_agrees_with_the_library():
     answer = MEANS.var(axis=0)
     _, _, epistemic = variance_decomposition(MEANS, np.ones_like(MEANS))
-    np.testing.assert_allclose(expected_answer("ensemble-epistemic-variance",
-                                               member_means=MEANS), epistemic)
+    np.testing.assert_allclose(
+        expected_answer("ensemble-epistemic-variance", member_means=MEANS), epistemic
+    )
     assert check("ensemble-epistemic-variance", answer, member_means=MEANS)
 
 
@@ -27,5 +28,7 @@ def test_typical_mistakes_fail_with_their_hint(capsys):
         assert not check("ensemble-epistemic-variance", answer, member_means=MEANS)
         assert words in capsys.readouterr().out
     # the variance over the grid instead of over the members has the wrong shape
-    assert not check("ensemble-epistemic-variance", MEANS.var(axis=1), member_means=MEANS)
+    assert not check(
+        "ensemble-epistemic-variance", MEANS.var(axis=1), member_means=MEANS
+    )
     assert not check("ensemble-epistemic-variance", None, member_means=MEANS)

@@ -403,7 +403,11 @@ def test_predictive_entropy_and_ood_auroc_known_values():
 
 def test_compare_methods_rows_match_the_metrics():
     from trustworthy_lib.calibration import probabilistic_scores
-    from trustworthy_lib.uncertainty import MethodPredictions, compare_methods, ood_auroc
+    from trustworthy_lib.uncertainty import (
+        MethodPredictions,
+        compare_methods,
+        ood_auroc,
+    )
 
     rng = np.random.default_rng(0)
     p_id = torch.softmax(torch.as_tensor(3 * rng.normal(size=(200, 4))), 1).numpy()
@@ -424,6 +428,8 @@ def test_compare_methods_rows_match_the_metrics():
     assert row["OOD AUROC (entropy)"] > 0.8
     assert row["forward passes"] == 3 and row["training time (s)"] == 1.5
     with pytest.raises(ValueError, match="one value per row"):
-        compare_methods({"b": MethodPredictions(p_id, p_ood, "x", s_id[:5], s_ood, 1, 0.0)}, y)
-    with pytest.raises(ValueError, match="MethodPredictions"):
+        compare_methods(
+            {"b": MethodPredictions(p_id, p_ood, "x", s_id[:5], s_ood, 1, 0.0)}, y
+        )
+    with pytest.raises(TypeError, match="MethodPredictions"):
         compare_methods({"c": (p_id, p_ood)}, y)

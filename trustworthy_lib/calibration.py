@@ -309,8 +309,14 @@ def probabilistic_scores(probs, labels, n_bins: int = 15) -> dict:
 # How sure is a comparison? (chapter 08b)
 
 
-def bootstrap_interval(statistic, *arrays, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                       groups=None) -> tuple[float, float, float]:
+def bootstrap_interval(
+    statistic,
+    *arrays,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    groups=None,
+) -> tuple[float, float, float]:
     """Percentile bootstrap interval of ``statistic(*arrays)``, resampling rows.
 
     All ``arrays`` are resampled with the *same* row indices, so a statistic of two
@@ -330,7 +336,11 @@ def bootstrap_interval(statistic, *arrays, n_boot: int = 1000, level: float = 0.
             f"the arrays must be non-empty and have the same number of rows, "
             f"got {[len(a) for a in arrays]}"
         )
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+    if (
+        isinstance(n_boot, bool)
+        or not isinstance(n_boot, (int, np.integer))
+        or n_boot < 1
+    ):
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
@@ -340,7 +350,9 @@ def bootstrap_interval(statistic, *arrays, n_boot: int = 1000, level: float = 0.
     else:
         g = _to_numpy(groups, "groups")
         if len(g) != n:
-            raise ValueError(f"groups has {len(g)} entries but the arrays have {n} rows")
+            raise ValueError(
+                f"groups has {len(g)} entries but the arrays have {n} rows"
+            )
         members = [np.flatnonzero(g == v) for v in np.unique(g)]
     stats = np.empty(n_boot)
     for b in range(n_boot):
@@ -350,9 +362,16 @@ def bootstrap_interval(statistic, *arrays, n_boot: int = 1000, level: float = 0.
     return float(statistic(*arrays)), float(low), float(high)
 
 
-def interval_word(low: float, high: float, *, higher_is_better: bool = True, better: str = "better",
-                  worse: str = "worse", same: str = "the same within noise") -> str:
-    """Describe a difference ``a - b`` from its interval: ``better``, ``worse`` or ``same``.
+def interval_word(
+    low: float,
+    high: float,
+    *,
+    higher_is_better: bool = True,
+    better: str = "better",
+    worse: str = "worse",
+    same: str = "the same within noise",
+) -> str:
+    """Describe a difference ``a - b`` from its interval: better, worse or the same.
 
     The difference counts as real only when the whole interval lies on one side of 0;
     ``higher_is_better`` says which side is "better" (True for accuracy and AUROC, False

@@ -401,18 +401,22 @@ def split_first_per_class(labels, n_first: int) -> tuple[np.ndarray, np.ndarray]
     and every machine. The rank of each item within its class is a running count, the
     "cumsum trick": ``(one_hot(labels).cumsum(axis=0) - 1)[i, labels[i]]``.
 
-    Returns ``(first, rest)``: two sorted index arrays. Every class present must have more
-    than ``n_first`` items, so that ``rest`` holds some of each.
+    Returns ``(first, rest)``: two sorted index arrays. Every class present must have
+    more than ``n_first`` items, so that ``rest`` holds some of each.
     """
     y = _check_class_labels(labels)
-    if isinstance(n_first, bool) or not isinstance(n_first, (int, np.integer)) or n_first < 1:
+    if (
+        isinstance(n_first, bool)
+        or not isinstance(n_first, (int, np.integer))
+        or n_first < 1
+    ):
         raise ValueError(f"n_first must be a positive integer, got {n_first!r}")
     counts = np.bincount(y)
     short = [int(k) for k in np.flatnonzero((counts > 0) & (counts <= n_first))]
     if short:
         raise ValueError(
             f"class(es) {short} have at most n_first={n_first} items "
-            f"({counts[short].tolist()}), so nothing of them would be left for the rest; "
+            f"({counts[short].tolist()}), so none of them would be left for the rest; "
             "lower n_first"
         )
     one_hot = np.eye(len(counts), dtype=np.int64)[y]
@@ -429,11 +433,13 @@ def stratified_sample(labels, n_per_class: int, rng: np.random.Generator) -> np.
     """
     y = _check_class_labels(labels)
     if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)):
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+        raise TypeError(f"n_per_class must be a positive integer, got {n_per_class!r}")
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
     if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
+        raise TypeError(
+            "rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)"
+        )
     classes, counts = np.unique(y, return_counts=True)
     if (counts < n_per_class).any():
         k = int(classes[np.argmin(counts)])
@@ -441,5 +447,7 @@ def stratified_sample(labels, n_per_class: int, rng: np.random.Generator) -> np.
             f"class {k} has only {int(counts.min())} items, fewer than "
             f"n_per_class={n_per_class}; lower n_per_class"
         )
-    picks = [rng.choice(np.flatnonzero(y == k), n_per_class, replace=False) for k in classes]
+    picks = [
+        rng.choice(np.flatnonzero(y == k), n_per_class, replace=False) for k in classes
+    ]
     return np.sort(np.concatenate(picks))

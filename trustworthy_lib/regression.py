@@ -383,7 +383,7 @@ def plot_mean_and_band(ax, x, mean, var, *, color: str, label: str, k: float = 2
 
 @torch.no_grad()
 def predict_members(model: MLPEnsemble, x) -> tuple[np.ndarray, np.ndarray]:
-    """Each member's predicted mean and variance on ``x``: two float64 arrays of shape (M, N).
+    """Each member's predicted mean and variance on ``x``, two arrays of shape (M, N).
 
     The raw material of :func:`predict_gaussian`, for learners who want to do the law of
     total variance themselves. Needs a mean-and-variance net (``outputs=2``).

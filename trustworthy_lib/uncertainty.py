@@ -543,7 +543,7 @@ def ensemble_predict(models: Sequence[nn.Module], x, batch_size: int = 2048) -> 
 
 
 def predictive_entropy(probs) -> np.ndarray:
-    r"""Entropy :math:`-\sum_k p_k \log p_k` of each row of an (N, C) probability array, in nats."""
+    r"""Entropy :math:`-\sum_k p_k \log p_k` of each (N, C) row, in nats."""
     p = _as_float_array(probs, "probs")
     if p.ndim != 2:
         raise ValueError(f"probs must have shape (N, C), got {p.shape}")
@@ -551,7 +551,7 @@ def predictive_entropy(probs) -> np.ndarray:
 
 
 def ood_auroc(score_id, score_ood) -> float:
-    """AUROC of an uncertainty score for telling OOD inputs (positive class) from ID inputs.
+    """AUROC of an uncertainty score for telling OOD inputs (positive) from ID inputs.
 
     Larger scores must mean "more uncertain"; 0.5 is chance and 1 is perfect. It is the
     fraction of (ID, OOD) pairs in which the OOD input gets the larger score (ties count
@@ -589,8 +589,8 @@ def compare_methods(methods: dict, labels, n_bins: int = 15):
     """One row per method: accuracy, NLL, Brier, ECE (%), OOD AUROC and cost.
 
     ``methods`` maps a method's name to its :class:`MethodPredictions`; ``labels`` are
-    the ID test labels. The OOD AUROC is computed twice (see :func:`ood_auroc`): from the
-    method's own score and, like for like, from the predictive entropy of its
+    the ID test labels. The OOD AUROC is computed twice (see :func:`ood_auroc`): from
+    the method's own score and, like for like, from the predictive entropy of its
     probabilities. Returns a pandas DataFrame indexed by method name.
     """
     import pandas as pd
@@ -602,7 +602,9 @@ def compare_methods(methods: dict, labels, n_bins: int = 15):
     rows = []
     for name, m in methods.items():
         if not isinstance(m, MethodPredictions):
-            raise ValueError(f"methods[{name!r}] must be a MethodPredictions, got {type(m).__name__}")
+            raise TypeError(
+                f"methods[{name!r}] must be a MethodPredictions, got {type(m).__name__}"
+            )
         if len(m.score_id) != len(m.probs_id) or len(m.score_ood) != len(m.probs_ood):
             raise ValueError(
                 f"{name}: the scores must have one value per row of the probabilities "
@@ -610,17 +612,22 @@ def compare_methods(methods: dict, labels, n_bins: int = 15):
                 f"OOD {len(m.score_ood)} vs {len(m.probs_ood)})"
             )
         scores = probabilistic_scores(m.probs_id, labels, n_bins=n_bins)
-        ent_id, ent_ood = predictive_entropy(m.probs_id), predictive_entropy(m.probs_ood)
-        rows.append({
-            "method": name,
-            "accuracy": scores["accuracy"],
-            "NLL": scores["nll"],
-            "Brier": scores["brier"],
-            "ECE (%)": 100 * scores["ece"],
-            "uncertainty score": m.score_name,
-            "OOD AUROC (own score)": ood_auroc(m.score_id, m.score_ood),
-            "OOD AUROC (entropy)": ood_auroc(ent_id, ent_ood),
-            "forward passes": int(m.forward_passes),
-            "training time (s)": float(m.train_seconds),
-        })
+        ent_id, ent_ood = (
+            predictive_entropy(m.probs_id),
+            predictive_entropy(m.probs_ood),
+        )
+        rows.append(
+            {
+                "method": name,
+                "accuracy": scores["accuracy"],
+                "NLL": scores["nll"],
+                "Brier": scores["brier"],
+                "ECE (%)": 100 * scores["ece"],
+                "uncertainty score": m.score_name,
+                "OOD AUROC (own score)": ood_auroc(m.score_id, m.score_ood),
+                "OOD AUROC (entropy)": ood_auroc(ent_id, ent_ood),
+                "forward passes": int(m.forward_passes),
+                "training time (s)": float(m.train_seconds),
+            }
+        )
     return pd.DataFrame(rows).set_index("method")

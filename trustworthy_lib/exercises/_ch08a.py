@@ -41,7 +41,8 @@ register(
             ),
             Mistake(
                 lambda member_means: _means(member_means).mean(axis=0),
-                "That is the ensemble's prediction (the mean of the means), not how much "
+                "That is the ensemble's prediction (the mean of the means), not how "
+                "much "
                 "the members disagree.",
             ),
         ),

@@ -1,4 +1,4 @@
-"""Self-check exercises of chapter 08b (uncertainty and calibration in classification)."""
+"""Self-check exercises of chapter 08b (uncertainty and calibration)."""
 
 from __future__ import annotations
 
@@ -32,13 +32,13 @@ register(
     Exercise(
         id="entropy-of-a-row",
         chapter="08b",
-        question="Compute the predictive entropy, in nats, of one row of probabilities.",
+        question="Compute the entropy, in nats, of one row of probabilities.",
         solve=lambda probs_row: _entropy(_row(probs_row)),
-        hint="H(p) = -sum_k p_k log p_k with the natural log; terms with p_k = 0 count 0.",
+        hint="H(p) = -sum_k p_k log p_k with the natural log; p_k = 0 terms count 0.",
         mistakes=(
             Mistake(
                 lambda probs_row: _entropy(_row(probs_row), np.log2),
-                "That is the entropy in bits (log base 2); the workbook uses nats, np.log.",
+                "That is the entropy in bits (log base 2); use nats, np.log.",
             ),
             Mistake(
                 lambda probs_row: -_entropy(_row(probs_row)),
@@ -76,7 +76,7 @@ register(
         id="mutual-information-of-members",
         chapter="08b",
         question=(
-            "For one input, given the S members' probability rows (shape (S, C)), compute "
+            "For one input, given the S members' probability rows (S, C), compute "
             "the mutual information (the epistemic part), in nats."
         ),
         solve=lambda member_probs: _parts(member_probs)[0] - _parts(member_probs)[1],
@@ -95,8 +95,9 @@ register(
                 "That is the expected entropy, the aleatoric part.",
             ),
             Mistake(
-                lambda member_probs: _parts(member_probs, np.log2)[0]
-                - _parts(member_probs, np.log2)[1],
+                lambda member_probs: (
+                    _parts(member_probs, np.log2)[0] - _parts(member_probs, np.log2)[1]
+                ),
                 "That is in bits (log base 2); use the natural log for nats.",
             ),
         ),
@@ -127,12 +128,14 @@ register(
         id="ece-fifteen-bins",
         chapter="08b",
         question=(
-            "Compute the expected calibration error (a fraction, not a percentage) of the "
+            "Compute the expected calibration error (a fraction, not a percentage) of "
+            "the "
             "probabilities with 15 equal-width bins of top-label confidence."
         ),
         solve=lambda probs, labels: _ece(probs, labels),
         hint=(
-            "Bin by the top-label confidence max_k p_k; in each bin take |accuracy - mean "
+            "Bin by the top-label confidence max_k p_k; in each bin take |accuracy - "
+            "mean "
             "confidence| and weight it by the fraction of predictions in the bin."
         ),
         rtol=1e-4,
@@ -145,7 +148,8 @@ register(
             Mistake(
                 lambda probs, labels: _ece(probs, labels, weighted=False),
                 "Weight each bin's gap by the share of predictions in it; a plain mean "
-                "over bins lets a bin of three images count as much as one of a thousand.",
+                "over bins lets a bin of three images count as much as one of a "
+                "thousand.",
             ),
             Mistake(
                 lambda probs, labels: _ece(probs, labels, confidence="true"),
