@@ -14,20 +14,18 @@ from trustworthy_lib.fairness import (
     from_binary_label_dataset,
     generalized_error_rates,
     group_metrics,
+    group_metrics_by_threshold,
     load_meps_panel19,
-    make_meps_task,
     positive_probability,
-    propublica_compas,
     quiet_import_warnings,
     threshold_optimizer_rules,
-    threshold_sweep,
     to_binary_label_dataset,
 )
 
 with quiet_import_warnings():
     import aif360.datasets.meps_dataset_panel19_fy2015 as meps19_module
     from aif360.algorithms.preprocessing import Reweighing
-    from aif360.datasets import MEPSDataset19
+    from aif360.datasets import BinaryLabelDataset, MEPSDataset19
     from aif360.metrics import ClassificationMetric
 
 
@@ -42,11 +40,18 @@ def random_problem(seed, n=400, p_priv=0.6, privileged=1, unprivileged=0):
 
 
 def aif360_reference(y_true, y_pred, protected, privileged, unprivileged):
-    df = pd.DataFrame({"x": np.arange(len(y_true), dtype=float), "a": protected, "y": y_true})
-    ds = to_binary_label_dataset(df, "y", "a", privileged=privileged)
+    # built with AIF360's own constructor, not with the package's converter
+    df = pd.DataFrame({"a": protected, "y": y_true}).astype(float)
+    ds = BinaryLabelDataset(
+        df=df, label_names=["y"], protected_attribute_names=["a"],
+        favorable_label=1.0, unfavorable_label=0.0,
+    )
     pred = ds.copy(deepcopy=True)
     pred.labels = np.asarray(y_pred, dtype=np.float64).reshape(-1, 1)
-    cm = ClassificationMetric(ds, pred, **aif360_groups("a", privileged, unprivileged))
+    groups = dict(
+        unprivileged_groups=[{"a": unprivileged}], privileged_groups=[{"a": privileged}]
+    )
+    cm = ClassificationMetric(ds, pred, **groups)
     return {
         "disparate_impact": cm.disparate_impact(),
         "statistical_parity_difference": cm.statistical_parity_difference(),
@@ -135,7 +140,7 @@ def test_group_metrics_no_positives_in_a_group_names_metric_and_reason():
     a = [0, 0, 0, 1, 1, 1]
     with pytest.raises(
         ValueError,
-        match=r"unprivileged group has no positive labels .*TP/P is 0/0 and equal_opportunity_difference "
+        match=r"unprivileged group has no positive labels .*TP/P is 0/0, so equal_opportunity_difference "
         r"and average_odds_difference are undefined",
     ):
         group_metrics(y, yhat, a)
@@ -160,9 +165,9 @@ def test_group_metrics_privileged_selects_nobody():
     "kwargs, match",
     [
         (dict(y_true=[0, 1, np.nan, 1], y_pred=[0, 1, 1, 0], protected=[0, 0, 1, 1]), "y_true contains 1 NaN"),
-        (dict(y_true=[0, 1, 0, 1], y_pred=[0, 0.7, 1, 0], protected=[0, 0, 1, 1]), "0/1 labels.*threshold_sweep"),
-        (dict(y_true=[0, 1, 0, 1], y_pred=[0, 1, 1, 0], protected=[0, np.nan, 1, 1]), "protected contains 1 NaN"),
-        (dict(y_true=[], y_pred=[], protected=[]), "y_true is empty"),
+        (dict(y_true=[0, 1, 0, 1], y_pred=[0, 0.7, 1, 0], protected=[0, 0, 1, 1]), "only 0 .* and 1.*threshold scores"),
+        (dict(y_true=[0, 1, 0, 1], y_pred=[0, 1, 1, 0], protected=[0, np.nan, 1, 1]), "protected has 1 missing group label"),
+        (dict(y_true=[], y_pred=[], protected=[]), "is empty"),
         (dict(y_true=np.zeros((2, 2)), y_pred=[0, 1], protected=[0, 1]), "one-dimensional"),
         (dict(y_true=[0, 1], y_pred=[0, 1], protected=[0, 1], undefined="zero"), "undefined must be"),
     ],
@@ -173,14 +178,14 @@ def test_group_metrics_bad_inputs(kwargs, match):
 
 
 # ---------------------------------------------------------------------------
-# threshold_sweep
+# group_metrics_by_threshold
 
 
-def test_threshold_sweep_matches_a_per_threshold_loop():
+def test_group_metrics_by_threshold_matches_a_per_threshold_loop():
     y_true, _, protected, scores = random_problem(11, n=500)
     scores = np.round(scores, 2)  # ties, and thresholds landing exactly on scores
     thresholds = np.concatenate([np.linspace(0, 1, 41), [scores[0], 0.999, 1.5]])
-    sweep = threshold_sweep(scores, y_true, protected, thresholds)
+    sweep = group_metrics_by_threshold(scores, y_true, protected, thresholds)
     assert list(sweep.columns[:7]) == ["threshold", *METRIC_NAMES]
     loop = pd.DataFrame(
         [group_metrics(y_true, (scores > t).astype(int), protected, undefined="nan") for t in thresholds]
@@ -192,21 +197,21 @@ def test_threshold_sweep_matches_a_per_threshold_loop():
     np.testing.assert_allclose(sweep["selection_rate_unprivileged"], sel_u)
 
 
-def test_threshold_sweep_bad_inputs():
+def test_group_metrics_by_threshold_bad_inputs():
     y_true, _, protected, scores = random_problem(12, n=50)
     bad = scores.copy()
     bad[3] = np.nan
     with pytest.raises(ValueError, match=r"scores contains 1 NaN .*position\(s\) \[3\]"):
-        threshold_sweep(bad, y_true, protected, [0.5])
+        group_metrics_by_threshold(bad, y_true, protected, [0.5])
     with pytest.raises(ValueError, match="mismatched lengths"):
-        threshold_sweep(scores[:-1], y_true, protected, [0.5])
+        group_metrics_by_threshold(scores[:-1], y_true, protected, [0.5])
     with pytest.raises(ValueError, match="single group"):
-        threshold_sweep(scores, y_true, np.ones_like(protected), [0.5])
+        group_metrics_by_threshold(scores, y_true, np.ones_like(protected), [0.5])
     with pytest.raises(ValueError, match="thresholds contains 1 NaN"):
-        threshold_sweep(scores, y_true, protected, [0.5, np.nan])
+        group_metrics_by_threshold(scores, y_true, protected, [0.5, np.nan])
     y_no_pos = np.where(protected == 0, 0, y_true)
     with pytest.raises(ValueError, match="unprivileged group has no positive labels.*equal_opportunity"):
-        threshold_sweep(scores, y_no_pos, protected, [0.5])
+        group_metrics_by_threshold(scores, y_no_pos, protected, [0.5])
 
 
 # ---------------------------------------------------------------------------
@@ -259,7 +264,7 @@ def test_bootstrap_interval_narrows_with_more_data():
 
 def test_bootstrap_bad_inputs():
     y_true, y_pred, protected, _ = random_problem(24, n=40)
-    with pytest.raises(ValueError, match="n_boot must be a positive integer"):
+    with pytest.raises(ValueError, match="n_boot must be a positive whole number"):
         bootstrap_group_metrics(y_true, y_pred, protected, n_boot=0)
     with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
         bootstrap_group_metrics(y_true, y_pred, protected, confidence=95)
@@ -285,20 +290,6 @@ def test_chouldechova_identity_holds_on_random_confusion_matrices():
         chouldechova_fpr(1.0, 0.5, 0.2)
     with pytest.raises(ValueError, match="ppv out of range"):
         chouldechova_fpr(0.3, 0.0, 0.2)
-
-
-def test_propublica_compas_subset():
-    everyone = propublica_compas(races=None)
-    assert len(everyone) == 6172
-    two = propublica_compas()
-    assert len(two) == 5278 and set(two.race) == {"African-American", "Caucasian"}
-    assert two.days_b_screening_arrest.abs().max() <= 30 and (two.c_charge_degree != "O").all()
-    assert two.groupby("race").two_year_recid.mean().round(3).to_dict() == {
-        "African-American": 0.523, "Caucasian": 0.391}  # ProPublica's base rates
-    with pytest.raises(ValueError, match=r"race value\(s\) \['Martian'\] do not occur"):
-        propublica_compas(races=["Martian"])
-    with pytest.raises(ValueError, match="lacks the COMPAS column"):
-        propublica_compas(everyone.drop(columns="score_text"))
 
 
 def test_generalized_error_rates_satisfy_kleinberg_identity_when_calibrated():
@@ -453,45 +444,6 @@ def test_to_binary_label_dataset_needs_a_dataframe():
         to_binary_label_dataset(np.zeros((3, 2)), "y", "a")
     with pytest.raises(ValueError, match="AIF360 BinaryLabelDataset"):
         from_binary_label_dataset(small_frame())
-
-
-# ---------------------------------------------------------------------------
-# The MEPS task
-
-
-def test_make_meps_task_on_the_real_extract():
-    task = make_meps_task(seed=0)
-    sizes = [len(task.train), len(task.val), len(task.test)]
-    assert sum(sizes) == 10391 and sizes == [5196, 3117, 2078]
-    assert task.label == "high_drugexp" and task.protected == "not_blhisp"
-    assert not {"blhisp", "black", "hisp", "drugexp", "ldrugexp"} & set(task.features)
-    assert 0.18 < task.train[task.label].mean() <= 0.2
-    again = make_meps_task(seed=0)
-    pd.testing.assert_frame_equal(task.test, again.test)
-    assert not make_meps_task(seed=1).test.equals(task.test)
-
-
-def test_make_meps_task_codes_and_splits_a_synthetic_table():
-    rng = np.random.default_rng(0)
-    n = 100
-    df = pd.DataFrame({c: rng.integers(0, 2, n).astype(float) for c in fx.MEPS_FEATURES})
-    df["income"] = np.arange(n, dtype=float)  # unique, to track rows
-    df["blhisp"] = rng.integers(0, 2, n).astype(float)
-    df["drugexp"] = rng.permutation(n) * 10.0
-    task = make_meps_task(df, seed=3)
-    together = pd.concat([task.train, task.val, task.test])
-    assert sorted(together.income) == list(range(n))  # disjoint and complete
-    assert [len(task.train), len(task.val), len(task.test)] == [50, 30, 20]
-    merged = together.merge(df[["income", "blhisp", "drugexp"]], on="income")
-    np.testing.assert_array_equal(merged.not_blhisp, 1 - merged.blhisp)
-    np.testing.assert_array_equal(merged.high_drugexp, (merged.drugexp > task.cutoff).astype(int))
-    assert task.cutoff == np.quantile(df.drugexp.to_numpy()[task.train.income.astype(int)], 0.8)
-    with pytest.raises(ValueError, match=r"lacks the MEPS column\(s\) \['blhisp'\]"):
-        make_meps_task(df.drop(columns="blhisp"))
-    with pytest.raises(ValueError, match="fractions must be three positive numbers"):
-        make_meps_task(df, fractions=(0.5, 0.5))
-    with pytest.raises(ValueError, match="quantile must be in"):
-        make_meps_task(df, quantile=1.0)
 
 
 # ---------------------------------------------------------------------------
@@ -665,3 +617,92 @@ def test_paired_bootstrap_difference_bad_inputs():
         paired_bootstrap_difference(reps, reps, "a", "a")
     with pytest.raises(ValueError, match="confidence"):
         paired_bootstrap_difference(boot, reps, "a", "a", confidence=95)
+
+
+def test_positive_probability_normalises_group_values(fitted_optimizer):
+    # fitted on integer groups 0/1; the same groups given as strings must not become "no rule"
+    to, model, x, a = fitted_optimizer
+    scores = model.predict_proba(x)[:, 1]
+    as_int = positive_probability(to, scores, a)
+    as_str = positive_probability(to, scores, a.astype(str))
+    np.testing.assert_allclose(as_str, as_int)
+    assert as_int.max() > 0
+
+
+# ---------------------------------------------------------------------------
+# One engine: the named metrics are group_metrics, and group_metrics is fairlearn's
+
+WRAPPERS = {
+    "statistical_parity_difference": ("demographic_parity_difference", False),
+    "disparate_impact": ("disparate_impact", False),
+    "equal_opportunity_difference": ("equal_opportunity_difference", True),
+    "false_positive_rate_difference": ("false_positive_rate_difference", True),
+    "average_odds_difference": ("average_odds_difference", True),
+    "equalized_odds_difference": ("equalized_odds_difference", True),
+    "predictive_parity_difference": ("predictive_parity_difference", True),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_named_wrapper_equals_group_metrics(seed):
+    from trustworthy_lib import metrics
+
+    y_true, y_pred, protected, _ = random_problem(seed, privileged="p", unprivileged="u")
+    engine = group_metrics(y_true, y_pred, protected, "p", metrics=fx.ALL_METRICS)
+    assert set(WRAPPERS) <= set(engine)
+    for key, (name, needs_labels) in WRAPPERS.items():
+        fn = getattr(metrics, name)
+        args = (y_true, y_pred) if needs_labels else (y_pred,)
+        assert fn(*args, protected, "p") == engine[key], name
+    # the undefined policy is the engine's too
+    y_no_neg = np.where(protected == "u", 1, y_true)
+    with pytest.raises(ValueError, match="no negative labels"):
+        metrics.false_positive_rate_difference(y_no_neg, y_pred, protected, "p")
+    nan = metrics.average_odds_difference(
+        y_no_neg, y_pred, protected, "p", undefined="nan"
+    )
+    assert np.isnan(nan)
+
+
+def test_group_metrics_agrees_with_fairlearn():
+    import fairlearn.metrics as flm
+
+    y_true, y_pred, protected, _ = random_problem(7, n=600)
+    ours = group_metrics(y_true, y_pred, protected, metrics=fx.ALL_METRICS)
+    kw = dict(sensitive_features=protected)
+    assert abs(ours["statistical_parity_difference"]) == pytest.approx(
+        flm.demographic_parity_difference(y_true, y_pred, **kw), abs=1e-12
+    )
+    assert ours["disparate_impact"] ** np.sign(
+        -ours["statistical_parity_difference"]
+    ) == pytest.approx(flm.demographic_parity_ratio(y_true, y_pred, **kw), abs=1e-12)
+    assert ours["equalized_odds_difference"] == pytest.approx(
+        flm.equalized_odds_difference(y_true, y_pred, **kw), abs=1e-12
+    )
+    frame = flm.MetricFrame(
+        metrics={
+            "tpr": flm.true_positive_rate,
+            "fpr": flm.false_positive_rate,
+            "sel": flm.selection_rate,
+        },
+        y_true=y_true, y_pred=y_pred, sensitive_features=protected,
+    ).by_group
+    gap = frame.loc[0] - frame.loc[1]  # unprivileged (0) minus privileged (1)
+    assert ours["equal_opportunity_difference"] == pytest.approx(gap["tpr"], abs=1e-12)
+    assert ours["false_positive_rate_difference"] == pytest.approx(gap["fpr"], abs=1e-12)
+    assert ours["statistical_parity_difference"] == pytest.approx(gap["sel"], abs=1e-12)
+
+
+def test_bootstrap_with_a_metric_undefined_on_the_full_sample():
+    y_true, y_pred, protected, _ = random_problem(11, n=60)
+    y_true = np.where(protected == 0, 1, y_true)  # the unprivileged group: no negatives
+    with pytest.raises(ValueError, match="no negative labels"):
+        bootstrap_group_metrics(y_true, y_pred, protected, n_boot=20)
+    table = bootstrap_group_metrics(
+        y_true, y_pred, protected, n_boot=20, undefined="nan"
+    ).set_index("metric")
+    aod = table.loc["average_odds_difference"]
+    assert np.isnan(aod.estimate) and np.isnan(aod.ci_low) and aod.undefined == 20
+    spd = table.loc["statistical_parity_difference"]
+    assert not np.isnan(spd.estimate) and spd.undefined == 0
+    assert spd.ci_low <= spd.estimate <= spd.ci_high

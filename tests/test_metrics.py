@@ -83,7 +83,7 @@ def test_confusion_counts_reject_bad_counts(kwargs, match):
         ([], [], "empty"),
         ([[0, 1]], [[0, 1]], "one-dimensional"),
         ([0, 1, 1], [0, 1], "one entry per sample"),
-        (["yes", "no"], [1, 0], "numbers 0 and 1"),
+        (["yes", "no"], [1, 0], "must hold numbers"),
     ],
 )
 def test_confusion_counts_reject_bad_labels(y_true, y_pred, match):
@@ -175,20 +175,49 @@ def test_signed_differences_agree_with_aif360(random_labels):
 
 def test_group_errors():
     y = [0, 1, 1, 0]
-    with pytest.raises(ValueError, match="no sample has group == 'z'"):
+    with pytest.raises(ValueError, match="privileged value 'z' does not occur"):
         m.demographic_parity_difference(y, ["a", "a", "b", "b"], "z")
-    with pytest.raises(ValueError, match="no unprivileged group"):
+    with pytest.raises(ValueError, match="single group"):
         m.disparate_impact(y, ["a"] * 4, "a")
-    with pytest.raises(ValueError, match="one entry per sample"):
+    with pytest.raises(ValueError, match="mismatched lengths"):
         m.equal_opportunity_difference(y, y, ["a", "b"], "a")
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="missing group label"):
         m.predictive_parity_difference(y, y, [0.0, 1.0, np.nan, 1.0], 1.0)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="missing group label"):
         m.group_rates(y, y, [0.0, 1.0, np.nan, 1.0])
-    with pytest.raises(ValueError, match="one entry per sample"):
+    with pytest.raises(ValueError, match="mismatched lengths"):
         m.group_rates(y, y, [0, 1, 1])
 
 
-def test_rate_is_nan_when_a_group_has_no_positives():
+def test_rate_is_undefined_when_a_group_has_no_positives():
     # the unprivileged group has no true positives: its TPR is undefined
-    assert math.isnan(m.equal_opportunity_difference([1, 0, 0, 0], [1, 0, 1, 0], ["p", "p", "u", "u"], "p"))
+    args = ([1, 0, 0, 0], [1, 0, 1, 0], ["p", "p", "u", "u"], "p")
+    with pytest.raises(ValueError, match="unprivileged group has no positive labels"):
+        m.equal_opportunity_difference(*args)
+    assert math.isnan(m.equal_opportunity_difference(*args, undefined="nan"))
+
+
+# ---------------------------------------------------------------------------
+# Silent wrong answers (issue 12): each of these returned a number before the fix
+
+
+def test_equalized_odds_difference_does_not_hide_an_undefined_fpr():
+    # group "u" has no actual negatives: its FPR is 0/0, so equalised odds is undefined
+    y_true = [1, 1, 1, 1, 0, 1, 0, 1]
+    y_pred = [1, 0, 1, 1, 0, 1, 1, 0]
+    group = ["u", "u", "u", "u", "p", "p", "p", "p"]
+    with pytest.raises(ValueError, match="no negative labels"):
+        m.equalized_odds_difference(y_true, y_pred, group, "p")
+    value = m.equalized_odds_difference(y_true, y_pred, group, "p", undefined="nan")
+    assert math.isnan(value)
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_missing_group_labels_are_refused(missing):
+    y_true = [1, 0, 1, 0, 1, 0]
+    y_pred = [1, 0, 0, 0, 1, 1]
+    group = ["a", "a", missing, "b", "b", "b"]
+    with pytest.raises(ValueError, match="missing"):
+        m.demographic_parity_difference(y_pred, group, "a")
+    with pytest.raises(ValueError, match="missing"):
+        m.group_rates(y_true, y_pred, group)

@@ -253,3 +253,14 @@ def test_probe_accuracy_by_layer_bad_inputs():
         probe_accuracy_by_layer(emb, y[:10], emb, y)
     with pytest.raises(ValueError, match="both control_train and control_test"):
         probe_accuracy_by_layer(emb, y, emb, y, control_train=y)
+
+
+def test_cached_noisy_embeddings_depend_on_batch_size(tiny_bert, tokenizer, tmp_path):
+    # the injected noise depends on the batch shapes, so batch_size must be part of the key
+    kwargs = dict(noise_layer=1, noise_scale=1.0, directory=tmp_path, progress=False)
+    by_4 = cached_layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=4, **kwargs)
+    by_3 = cached_layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=3, **kwargs)
+    with noise_intervention(tiny_bert, 1, 1.0, 0):
+        fresh = layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=3, progress=False)
+    np.testing.assert_allclose(by_3, fresh, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(by_3, by_4)

@@ -383,3 +383,13 @@ def test_ensemble_predict_bad_input():
         ensemble_predict([], torch.randn(2, 3))
     with pytest.raises(ValueError, match="disagree"):
         ensemble_predict([nn.Linear(3, 2), nn.Linear(3, 4)], torch.randn(2, 3))
+
+
+def test_gaussian_nll_refuses_a_variance_that_broadcasts_to_a_matrix():
+    mean, target = torch.zeros(5), torch.arange(5.0)
+    with pytest.raises(ValueError, match="shape"):
+        gaussian_nll(mean, target, torch.ones(5, 1))
+    # a per-sample variance of shape (N,) and a shared scalar-like (N, 1) for (N, 1) means work
+    var = torch.linspace(0.5, 2.0, 5)
+    expected = nn.functional.gaussian_nll_loss(mean, target, var, full=True)
+    assert gaussian_nll(mean, target, var, full=True).item() == pytest.approx(expected.item())

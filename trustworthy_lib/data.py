@@ -330,6 +330,67 @@ def make_meps_quarter_task(seed: int = 0, test_size: float = 0.3) -> MEPSQuarter
     return MEPSQuarterTask(train, test, y_train, y_test, MEPS_QUARTER_FEATURES, cutoff)
 
 
+# ---------------------------------------------------------------------------
+# The MEPS task of the fairness chapter
+
+MEPS_FEATURES = (
+    "age", "female", "educyr", "marry", "income", "ssiratio", "poverty", "lowincome",
+    "midincome", "private", "hi_empunion", "priolist", "msa", "firmsz", "multlc",
+    "vegood", "good", "fair", "poor", "totchr",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MEPSTask:
+    """Train/validation/test splits of the MEPS high-drug-expenditure task.
+
+    ``label`` (``high_drugexp``) is 1 for drug expenditure above ``cutoff`` (US$ per year,
+    the 80th percentile of the *training* split). ``protected`` (``not_blhisp``) is 1 for
+    people who are neither Black nor Hispanic (privileged) and 0 for Black or Hispanic
+    people (unprivileged). ``features`` excludes race and every expenditure column.
+    """
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    features: tuple[str, ...]
+    label: str
+    protected: str
+    cutoff: float
+
+
+def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: float = 0.8,
+                   fractions=(0.5, 0.3, 0.2)) -> MEPSTask:
+    """Build the MEPS fairness task from :func:`load_meps`.
+
+    Rows are shuffled with ``np.random.default_rng(seed)`` and split by ``fractions``
+    (train/validation/test, default 50/30/20). The label is ``drugexp > cutoff`` where the
+    cutoff is the ``quantile`` of training ``drugexp``, so the top 20 % of spenders are
+    positive: high *cost*, which the chapter discusses as a proxy for health *need*
+    (Obermeyer et al. 2019).
+    """
+    if df is None:
+        df = load_meps()
+    needed = set(MEPS_FEATURES) | {"drugexp", "blhisp"}
+    missing = sorted(needed - set(df.columns))
+    if missing:
+        raise ValueError(f"df lacks the MEPS column(s) {missing}; pass the table from load_meps()")
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-9:
+        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    order = np.random.default_rng(seed).permutation(len(df))
+    n_train, n_val = int(round(fr[0] * len(df))), int(round(fr[1] * len(df)))
+    parts = np.split(order, [n_train, n_train + n_val])
+    table = df[list(MEPS_FEATURES)].astype(np.float64).copy()
+    table["not_blhisp"] = (df["blhisp"] == 0).astype(np.int64)
+    cutoff = float(np.quantile(df["drugexp"].to_numpy()[parts[0]], quantile))
+    table["high_drugexp"] = (df["drugexp"] > cutoff).astype(np.int64)
+    train, val, test = (table.iloc[p].reset_index(drop=True) for p in parts)
+    return MEPSTask(train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff)
+
+
 def load_compas() -> pd.DataFrame:
     """Load ProPublica's COMPAS two-year recidivism table (7,214 rows x 53 columns).
 
@@ -337,6 +398,44 @@ def load_compas() -> pd.DataFrame:
     (the outcome), ``race``, ``sex``, ``age``, ``priors_count``.
     """
     return pd.read_csv(verified_path("compas-scores-two-years.csv.bz2"), compression="bz2")
+
+
+# ---------------------------------------------------------------------------
+# COMPAS, as ProPublica analysed it
+
+COMPAS_RACES = ("African-American", "Caucasian")
+
+
+def propublica_compas(df: pd.DataFrame | None = None, races=COMPAS_RACES) -> pd.DataFrame:
+    """ProPublica's analysis subset of the COMPAS two-year table (Angwin et al. 2016).
+
+    Keeps the rows ProPublica kept: the COMPAS screening within 30 days of the arrest
+    (``-30 <= days_b_screening_arrest <= 30``), a known recidivism outcome
+    (``is_recid != -1``), no ordinary traffic offence (``c_charge_degree != "O"``) and a
+    score (``score_text != "N/A"``): 6,172 of the 7,214 rows. ``races`` then keeps those
+    groups (default: African-American and Caucasian defendants, 5,278 rows, as in the
+    analyses of Chouldechova 2017); ``races=None`` keeps every group.
+    """
+    if df is None:
+        df = load_compas()
+    needed = {"days_b_screening_arrest", "is_recid", "c_charge_degree", "score_text", "race",
+              "decile_score", "two_year_recid"}
+    missing = sorted(needed - set(df.columns))
+    if missing:
+        raise ValueError(f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()")
+    keep = (
+        df["days_b_screening_arrest"].between(-30, 30)
+        & (df["is_recid"] != -1)
+        & (df["c_charge_degree"] != "O")
+        & (df["score_text"] != "N/A")
+    )
+    if races is not None:
+        races = [races] if isinstance(races, str) else list(races)
+        unknown = sorted(set(races) - set(df["race"].unique()))
+        if unknown:
+            raise ValueError(f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}")
+        keep &= df["race"].isin(races)
+    return df[keep].reset_index(drop=True)
 
 
 def load_adult() -> pd.DataFrame:

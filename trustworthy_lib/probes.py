@@ -278,7 +278,8 @@ def cached_layer_embeddings(
 
     The file name is a SHA-256 of the model's weights, the tokenizer's vocabulary, the
     texts, ``max_length`` and the intervention (``noise_layer``, ``noise_scale``,
-    ``noise_seed``; see :func:`noise_intervention`), so a different model, data set or
+    ``noise_seed`` and, because the noise is drawn per batch, ``batch_size``; see
+    :func:`noise_intervention`), so a different model, data set or
     intervention never reuses stale vectors. A warm call only hashes and reads.
     ``noise_layer=None`` means no intervention.
     """
@@ -288,7 +289,11 @@ def cached_layer_embeddings(
         "tokenizer": _fingerprint_tokenizer(tokenizer),
         "texts": _fingerprint_texts(texts),
         "max_length": int(max_length),
-        "noise": None if noise_layer is None else [int(noise_layer), float(noise_scale), int(noise_seed)],
+        # the noise is drawn batch by batch, so the batch size changes which noise lands
+        # on which text: it belongs in the key of a noisy run
+        "noise": None
+        if noise_layer is None
+        else [int(noise_layer), float(noise_scale), int(noise_seed), int(batch_size)],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     folder = Path(directory) if directory is not None else embeddings_cache_dir()

@@ -297,9 +297,11 @@ def select_mc_dropout_tau(model: MLPEnsemble, x_val, y_val, *, dropout: float, n
     x_val, y_val = _check_xy(x_val, y_val)
     mean, _, epistemic = predict_mc_dropout(model, x_val, n_samples, tau=1.0, seed=seed)
     taus = np.array([mc_dropout_tau(float(l), dropout, n_train, weight_decay) for l in grid])
-    var = 1.0 / taus[:, None] + epistemic[None, :]
-    resid2 = (y_val.numpy().astype(np.float64)[None, :] - mean[None, :]) ** 2
-    nll = (0.5 * (np.log(2 * np.pi * var) + resid2 / var)).mean(axis=1)
+    var = torch.as_tensor(1.0 / taus[:, None] + epistemic[None, :])
+    mu = torch.as_tensor(mean, dtype=torch.float64).expand_as(var)
+    target = y_val.to(torch.float64).reshape(1, -1).expand_as(var)
+    nll = gaussian_nll(mu, target, var, full=True, eps=0.0, reduction="none")
+    nll = nll.mean(dim=1).numpy()
     best = int(np.argmin(nll))
     return {"length_scale": float(grid[best]), "tau": float(taus[best]), "length_scales": grid, "taus": taus, "nll": nll}
 

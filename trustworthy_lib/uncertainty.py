@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from trustworthy_lib._validation import InputTypeError
+
 _REDUCTIONS = ("mean", "sum", "none", None)
 
 
@@ -379,20 +381,36 @@ def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
     _check_reduction(reduction)
     for name, t in (("mean", mean), ("target", target), ("var", var)):
         if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name} must be a torch tensor")
-        if torch.isnan(t).any():
-            raise ValueError(f"{name} contains NaN values")
+            raise InputTypeError(f"{name} must be a torch tensor, got {type(t).__name__}")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
     if mean.shape != target.shape:
-        raise ValueError(f"mean has shape {tuple(mean.shape)} but target has {tuple(target.shape)}; they must match")
+        raise ValueError(
+            f"mean has shape {tuple(mean.shape)} but target has {tuple(target.shape)}; "
+            "they must match"
+        )
     if mean.numel() == 0:
         raise ValueError("mean is empty")
+    # torch's rule: var has mean's shape, or mean's shape without its last dimension,
+    # or mean's shape with last dimension 1 (one variance shared by that row)
+    if not (
+        var.shape == mean.shape
+        or var.shape == mean.shape[:-1]
+        or (var.shape[:-1] == mean.shape[:-1] and var.dim() == mean.dim() and var.shape[-1] == 1)
+    ):
+        raise ValueError(
+            f"var has shape {tuple(var.shape)} but mean has {tuple(mean.shape)}; var must "
+            "have the shape of mean (one variance per prediction). A (N, 1) variance with "
+            "a (N,) mean would broadcast to an (N, N) loss: use var.squeeze(-1)"
+        )
     if (var < 0).any():
-        raise ValueError("var must be non-negative; predict it with softplus or exp of a raw output")
-    var = var.clamp(min=eps)
-    loss = 0.5 * (torch.log(var) + (mean - target) ** 2 / var)
-    if full:
-        loss = loss + 0.5 * math.log(2 * math.pi)
-    return _reduce(loss, reduction)
+        raise ValueError(
+            "var must be non-negative; predict it with softplus or exp of a raw output"
+        )
+    torch_reduction = "none" if reduction is None else reduction
+    return nn.functional.gaussian_nll_loss(
+        mean, target, var, full=full, eps=eps, reduction=torch_reduction
+    )
 
 
 def mc_dropout_tau(length_scale: float, dropout: float, n_train: int, weight_decay: float) -> float:
