@@ -124,3 +124,70 @@ def test_workbook_cnn_trains_on_the_pack_and_reuses_the_cache(tmp_path):
     again, info2 = workbook_cnn(**kw)
     assert info2["cached"] is True
     torch.testing.assert_close(predict_logits(again, splits.x_test[:50]), predict_logits(model, splits.x_test[:50]))
+
+
+# ---------------------------------------------------------------------------
+# A cache you can trust: checksums, atomic writes, code version in the key
+
+
+def _cached_toy(tmp_path, calls):
+    x, y = _toy()
+
+    def train(model):
+        calls.append(1)
+        return train_classifier(model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False)
+
+    return train_or_load("toy", {"seed": 5}, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_corrupt_cached_weights_are_reported_and_retrained(tmp_path, damage):
+    from trustworthy_lib._cache import CacheWarning
+
+    calls = []
+    first, _ = _cached_toy(tmp_path, calls)
+    weights = next(tmp_path.glob("toy-*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    if damage == "flip":
+        data[-1] ^= 0xFF  # still a loadable file: only the checksum can tell
+    weights.write_bytes(bytes(data[: len(data) // 2] if damage == "truncate" else b"" if damage == "empty" else data))
+    with pytest.warns(CacheWarning, match="corrupt or incomplete.*retraining"):
+        again, info = _cached_toy(tmp_path, calls)
+    assert len(calls) == 2 and info["cached"] is False
+    for k, v in first.state_dict().items():
+        torch.testing.assert_close(v, again.state_dict()[k])
+    _, info3 = _cached_toy(tmp_path, calls)  # the rewritten file verifies
+    assert info3["cached"] is True and len(calls) == 2
+
+
+def test_cache_key_changes_with_the_training_code():
+    from trustworthy_lib.models import training_code_version
+
+    def train_a(model):
+        return {"lr": 0.1}
+
+    def train_b(model):
+        return {"lr": 0.2}
+
+    cfg = {"seed": 0}
+    assert config_key("toy", cfg, code=(train_a,)) == config_key("toy", cfg, code=(train_a,))
+    assert config_key("toy", cfg, code=(train_a,)) != config_key("toy", cfg, code=(train_b,))
+    assert training_code_version() != training_code_version(train_a)
+
+
+def test_a_changed_training_loop_retrains(tmp_path, monkeypatch):
+    import trustworthy_lib.models as models
+
+    calls = []
+    _cached_toy(tmp_path, calls)
+    _cached_toy(tmp_path, calls)
+    assert len(calls) == 1
+
+    def edited_loop(*args, **kwargs):  # stands for an edit to the training loop
+        return train_classifier(*args, **kwargs)
+
+    monkeypatch.setattr(models, "_TRAINING_LOOPS", (edited_loop,))
+    _, info = _cached_toy(tmp_path, calls)
+    assert len(calls) == 2 and info["cached"] is False
+    assert len(list(tmp_path.glob("toy-*.safetensors"))) == 2
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind

@@ -264,3 +264,15 @@ def test_cached_noisy_embeddings_depend_on_batch_size(tiny_bert, tokenizer, tmp_
         fresh = layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=3, progress=False)
     np.testing.assert_allclose(by_3, fresh, rtol=1e-5, atol=1e-6)
     assert not np.allclose(by_3, by_4)
+
+
+def test_a_corrupt_embedding_cache_is_reported_and_recomputed(tiny_bert, tokenizer, tmp_path):
+    from trustworthy_lib._cache import CacheWarning
+
+    first = cached_layer_embeddings(tiny_bert, tokenizer, TEXTS, directory=tmp_path, progress=False)
+    path = next(tmp_path.glob("*.npy"))
+    path.write_bytes(path.read_bytes()[:100])  # a partial file
+    with pytest.warns(CacheWarning, match="corrupt or stale"):
+        again = cached_layer_embeddings(tiny_bert, tokenizer, TEXTS, directory=tmp_path, progress=False)
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(np.load(path, allow_pickle=False), first)

@@ -164,3 +164,32 @@ def test_push_to_hub_skips_the_placeholder_repo_id(monkeypatch, capsys):
     model = _FakeHubModel()
     assert push_to_hub_if_token(model, "your-username/cnn") is None
     assert model.calls == [] and "replace 'your-username'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name", ["../model.safetensors", "/etc/passwd", "sub/model.safetensors", "..", "config.json"]
+)
+def test_load_model_refuses_a_weights_name_outside_its_folder(tmp_path, name):
+    folder = tmp_path / "release"
+    save_model(_model(), folder, {"num_classes": 2})
+    # a real weights file where the escaping name would lead, so only the name check stops it
+    (tmp_path / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    record = json.loads((folder / "config.json").read_text())
+    record["weights"] = name
+    (folder / "config.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="not a plain file name"):
+        load_model(folder, SmallCNN, device="cpu")
+
+
+def test_save_model_writes_atomically(tmp_path, monkeypatch):
+    save_model(_model(0), tmp_path, {"num_classes": 2})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(_model(1), tmp_path, {"num_classes": 2})
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before  # the old model is intact and no temporary file is left

@@ -278,5 +278,5 @@ def contrastive_cnn(
 
     return train_or_load(
         "contrastive_cnn", config, lambda: ContrastiveCNN(projection_dim=projection_dim), train,
-        directory=directory, device=device,
+        directory=directory, device=device, code=(train_contrastive,),
     )

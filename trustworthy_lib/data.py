@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trustworthy_lib._cache import sha256_file as sha256
+
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -87,15 +89,6 @@ def _manifest(root: Path) -> dict[str, str]:
             digest, name = line.split(maxsplit=1)
             entries[name.strip()] = digest
     return entries
-
-
-def sha256(path: Path | str) -> str:
-    """Return the hex SHA-256 digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verified_path(name: str, root: Path | None = None) -> Path:
@@ -185,7 +178,7 @@ def _find_upstream(source: Path) -> Path | None:
 def _fashion_arrays(source: str | None):
     if source is None:
         path = verified_path("fashion_mnist_subset.npz")
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             return z["x_train"], z["y_train"], z["x_test"], z["y_test"], "data pack (subset)"
     folder = _find_upstream(Path(source))
     if folder is None:

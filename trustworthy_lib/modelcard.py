@@ -111,8 +111,7 @@ class ModelCardResult:
         path = Path(path)
         if path.is_dir():
             path = path / "README.md"
-        path.write_text(self.text, encoding="utf-8")
-        return path
+        return write_text_atomic(path, self.text)
 
 
 # ---------------------------------------------------------------------------

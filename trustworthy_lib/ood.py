@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from trustworthy_lib._cache import cached_array
+
 #: Label that marks an OOD sample in ``y_true`` and an OOD decision in predictions.
 OOD_LABEL = -1
 
@@ -795,15 +797,13 @@ def umap_embedding(
 
         directory = cache_dir()
     path = Path(directory) / f"umap-{digest.hexdigest()[:16]}.npy"
-    if cache and path.is_file():
-        return np.load(path, allow_pickle=False)
-    import umap  # imported here: importing umap alone takes seconds
 
-    emb = umap.UMAP(
-        n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1
-    ).fit_transform(x)
-    emb = np.asarray(emb, dtype=np.float32)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, emb, allow_pickle=False)
-    return emb
+    def compute() -> np.ndarray:
+        import umap  # imported here: importing umap alone takes seconds
+
+        emb = umap.UMAP(
+            n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1
+        ).fit_transform(x)
+        return np.asarray(emb, dtype=np.float32)
+
+    return cached_array(path, compute, valid=lambda e: e.shape == (len(x), 2), use_cache=cache)

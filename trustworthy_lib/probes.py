@@ -38,6 +38,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from trustworthy_lib._cache import cached_array
+
 # ---------------------------------------------------------------------------
 # Embeddings
 
@@ -299,20 +301,17 @@ def cached_layer_embeddings(
     folder = Path(directory) if directory is not None else embeddings_cache_dir()
     path = folder / f"layers-{digest}.npy"
     n_states = _num_hidden_states(model)
-    if path.is_file():
-        emb = np.load(path, allow_pickle=False)
-        if emb.ndim == 3 and emb.shape[:2] == (n_states, len(texts)):
-            return emb
-    if noise_layer is None:
-        emb = layer_embeddings(model, tokenizer, texts, batch_size, max_length, progress)
-    else:
+
+    def compute() -> np.ndarray:
+        if noise_layer is None:
+            return layer_embeddings(model, tokenizer, texts, batch_size, max_length, progress)
         with noise_intervention(model, noise_layer, noise_scale, noise_seed):
-            emb = layer_embeddings(model, tokenizer, texts, batch_size, max_length, progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp.npy"
-    np.save(tmp, emb, allow_pickle=False)
-    os.replace(tmp, path)
-    return emb
+            return layer_embeddings(model, tokenizer, texts, batch_size, max_length, progress)
+
+    def valid(emb: np.ndarray) -> bool:
+        return emb.ndim == 3 and emb.shape[:2] == (n_states, len(texts))
+
+    return cached_array(path, compute, valid=valid)
 
 
 # ---------------------------------------------------------------------------

@@ -274,7 +274,9 @@ def toy_regressor(kind: str, *, n_train: int, data_seed: int = 0, seed: int = 0,
                              weight_decay=spec["weight_decay"], progress=progress)
         return {**info, "config": config}
 
-    return train_or_load(f"toy_regressor_{kind}", config, build, train, directory=directory)
+    return train_or_load(
+        f"toy_regressor_{kind}", config, build, train, directory=directory, code=(fit_regressor,)
+    )
 
 
 def select_mc_dropout_tau(model: MLPEnsemble, x_val, y_val, *, dropout: float, n_train: int, weight_decay: float,

@@ -33,17 +33,12 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from trustworthy_lib._cache import atomic_path, sha256_file, write_text_atomic
 from trustworthy_lib.models import SmallCNN
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAMES = {"safetensors": "model.safetensors", "pt": "model.pt"}
 _SUFFIX_FORMAT = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".bin": "pt"}
-
-
-def _sha256(path: Path) -> str:
-    from trustworthy_lib.data import sha256
-
-    return sha256(path)
 
 
 def _check_json_config(config) -> dict:
@@ -80,20 +75,21 @@ def save_model(model: nn.Module, directory: str | Path, config: dict, *, format:
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     weights = directory / WEIGHTS_NAMES[format]
-    if format == "safetensors":
-        from safetensors.torch import save_file
+    with atomic_path(weights) as tmp:
+        if format == "safetensors":
+            from safetensors.torch import save_file
 
-        save_file(state, str(weights), metadata={"format": "pt"})
-    else:
-        torch.save(state, weights)
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        else:
+            torch.save(state, tmp)
     record = {
         "config": config,
         "weights": weights.name,
         "format": format,
-        "sha256": _sha256(weights),
+        "sha256": sha256_file(weights),
         "torch": torch.__version__.split("+")[0],
     }
-    (directory / CONFIG_NAME).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(directory / CONFIG_NAME, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return weights
 
 
@@ -145,10 +141,27 @@ def load_model(
     missing = [k for k in ("config", "weights", "sha256") if k not in record]
     if missing:
         raise ValueError(f"{record_path} lacks {missing}; it was not written by save_model()")
-    weights = directory / record["weights"]
+    name = record["weights"]
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or Path(name).name != name
+        or "\\" in name
+        or name == CONFIG_NAME
+    ):
+        raise ValueError(
+            f"{record_path} names the weights file {name!r}, which is not a plain file name "
+            "in that folder; a config.json may only point at a file next to it. Do not load "
+            "this model: re-save it with save_model()"
+        )
+    weights = directory / name
+    if weights.is_symlink():
+        raise ValueError(
+            f"{weights} is a symbolic link; the weights must be a plain file in {directory}"
+        )
     if not weights.is_file():
         raise FileNotFoundError(f"{record_path} names the weights file {weights.name}, which is missing")
-    digest = _sha256(weights)
+    digest = sha256_file(weights)
     if digest != record["sha256"]:
         raise ValueError(
             f"{weights.name} has SHA-256 {digest}, but config.json expects {record['sha256']}: "
