@@ -1,4 +1,4 @@
-"""Tests for trustworthy_lib.ood, cross-checked against pytorch-ood 0.4.0 and scikit-learn."""
+"""Tests for trustworthy_lib.ood and trustworthy_lib.ood_evaluation, cross-checked against pytorch-ood 0.4.0 and scikit-learn."""
 
 import numpy as np
 import pytest
@@ -18,18 +18,20 @@ from sklearn.metrics import (
 
 from trustworthy_lib.ood import (
     KNN,
-    binary_logits,
-    OOD_LABEL,
     Mahalanobis,
-    detector_table,
+    binary_logits,
     energy_score,
-    fpr_at_tpr,
     max_logit_score,
     msp_score,
+)
+from trustworthy_lib.ood_evaluation import (
+    OOD_LABEL,
+    detector_table,
+    fpr_at_tpr,
     ood_confusion_matrix,
     ood_metrics,
+    ood_threshold_sweep,
     threshold_at_tpr,
-    threshold_sweep,
 )
 
 
@@ -109,7 +111,7 @@ def test_binary_logits_reproduce_logistic_regression(rng):
     np.testing.assert_allclose(-msp_score(logits), clf.predict_proba(x).max(1), rtol=1e-10)
     # finite even where predict_proba rounds to exactly 0 or 1
     assert np.isfinite(msp_score(binary_logits([800.0, -800.0]))).all()
-    with pytest.raises(ValueError, match="decision must be 1-D"):
+    with pytest.raises(ValueError, match="decision must be one-dimensional"):
         binary_logits(np.zeros((3, 2)))
 
 
@@ -383,8 +385,8 @@ def test_threshold_at_tpr_accepts_the_fraction():
     [
         ([], "empty"),
         ([0.1, np.nan], "NaN"),
-        ([[0.1, 0.2]], "1-D"),
-        (["a", "b"], "numeric"),
+        ([[0.1, 0.2]], "one-dimensional"),
+        (["a", "b"], "must hold numbers"),
     ],
 )
 def test_ood_metrics_reject_bad_input(bad, match):
@@ -418,7 +420,7 @@ def test_confusion_matrix_matches_sklearn(three_way):
 
 def test_threshold_sweep_matches_sklearn(three_way):
     y_true, y_pred, scores = three_way
-    sweep = threshold_sweep(y_true, y_pred, scores)
+    sweep = ood_threshold_sweep(y_true, y_pred, scores)
     assert len(sweep) == len(np.unique(scores)) + 1
     for row in sweep.itertuples():
         y_hat = np.where(scores > row.threshold, OOD_LABEL, y_pred)
@@ -436,7 +438,7 @@ def test_threshold_sweep_matches_sklearn(three_way):
     # the lowest threshold flags everything, so no ID sample is kept
     assert sweep.id_accepted.iloc[0] == 0.0 and sweep.ood_recall.iloc[0] == 1.0
     # explicit thresholds, in any order
-    some = threshold_sweep(y_true, y_pred, scores, thresholds=[1.0, 0.0])
+    some = ood_threshold_sweep(y_true, y_pred, scores, thresholds=[1.0, 0.0])
     assert list(some.threshold) == [1.0, 0.0]
 
 
@@ -447,13 +449,13 @@ def test_three_way_rejects_bad_input(three_way):
     with pytest.raises(ValueError, match=r"y_pred contains label\(s\) \[-1\] outside the ID classes"):
         ood_confusion_matrix(y_true, np.r_[y_pred[:-1], OOD_LABEL], scores, 0.0)
     with pytest.raises(ValueError, match="one entry per score"):
-        threshold_sweep(y_true[:-1], y_pred, scores)
+        ood_threshold_sweep(y_true[:-1], y_pred, scores)
     with pytest.raises(ValueError, match="integer class ids"):
-        threshold_sweep(y_true.astype(float), y_pred, scores)
-    with pytest.raises(ValueError, match="scores contains NaN"):
-        threshold_sweep(y_true, y_pred, np.where(scores > 1, np.nan, scores))
+        ood_threshold_sweep(y_true.astype(float), y_pred, scores)
+    with pytest.raises(ValueError, match="scores contains .*NaN"):
+        ood_threshold_sweep(y_true, y_pred, np.where(scores > 1, np.nan, scores))
     with pytest.raises(ValueError, match="thresholds is empty"):
-        threshold_sweep(y_true, y_pred, scores, thresholds=[])
+        ood_threshold_sweep(y_true, y_pred, scores, thresholds=[])
     with pytest.raises(ValueError, match="threshold must be a finite"):
         ood_confusion_matrix(y_true, y_pred, scores, float("nan"))
     with pytest.raises(ValueError, match="no ID class found"):

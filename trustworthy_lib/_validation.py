@@ -33,9 +33,11 @@ __all__ = [
     "check_finite",
     "check_group_labels",
     "check_logits",
+    "check_logits_tensor",
     "check_positive_int",
     "check_probabilities",
     "check_same_length",
+    "check_scores",
     "to_numpy",
 ]
 
@@ -110,6 +112,11 @@ def check_finite(x, name: str) -> np.ndarray:
     return arr
 
 
+def check_scores(x, name: str = "scores") -> np.ndarray:
+    """A finite, non-empty 1-D float64 array: one score per sample."""
+    return check_finite(as_1d(x, name), name)
+
+
 def check_binary(x, name: str) -> np.ndarray:
     """A 1-D int64 array of 0/1 labels (booleans accepted; 1 is the positive class)."""
     arr = check_finite(as_1d(x, name), name)
@@ -158,7 +165,7 @@ def _matrix(x, name: str, what: str, min_cols: int) -> np.ndarray:
             else ""
         )
         raise ValueError(
-            f"{name} must be a 2-D (N, {what}) array, one row per sample, "
+            f"{name} must be a 2-D array of shape (N, {what}), one row per sample, "
             f"got shape {arr.shape}.{hint}"
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -176,6 +183,43 @@ def _matrix(x, name: str, what: str, min_cols: int) -> np.ndarray:
 def check_logits(x, name: str = "logits") -> np.ndarray:
     """A finite (N, C) array of logits with C >= 2."""
     return _matrix(x, name, "C", 2)
+
+
+def check_logits_tensor(x, name: str = "logits"):
+    """A finite (N, C) floating torch tensor of logits, C >= 2, on the input's device.
+
+    A tensor is checked where it lives (no copy to the CPU); anything else is checked
+    with :func:`check_logits` and converted. Integer input becomes float64.
+    """
+    import torch  # here, so that this module imports without torch
+
+    if not isinstance(x, torch.Tensor):
+        t = torch.as_tensor(check_logits(x, name))
+    else:
+        t = x.detach()
+        if t.dim() != 2:
+            hint = (
+                " A 1-D array looks like a single sample or one score per sample: pass a "
+                "batch of logits of shape (N, C), e.g. logits.reshape(1, -1)."
+                if t.dim() == 1
+                else ""
+            )
+            raise ValueError(
+                f"{name} must be a 2-D array of shape (N, C), one row per sample, "
+                f"got shape {tuple(t.shape)}.{hint}"
+            )
+        if t.shape[0] == 0:
+            raise ValueError(f"{name} is empty (0 rows); pass at least one sample")
+        if t.shape[1] < 2:
+            raise ValueError(
+                f"{name} has {t.shape[1]} column(s); a classifier's output needs at least "
+                "2 classes"
+            )
+        if not torch.isfinite(t).all():
+            raise ValueError(
+                f"{name} contains NaN or infinite values; check how it was computed"
+            )
+    return t if t.is_floating_point() else t.to(torch.float64)
 
 
 def check_features(x, name: str = "features") -> np.ndarray:
