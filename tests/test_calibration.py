@@ -203,10 +203,10 @@ def test_bad_shapes_and_values_rejected():
         check_probabilities(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="NaN"):
         check_probabilities(np.array([[np.nan, 1.0]]))
-    with pytest.raises(ValueError, match="two class columns"):
+    with pytest.raises(ValueError, match="at least 2 classes"):
         check_probabilities(np.ones((3, 1)))
-    with pytest.raises(ValueError, match="1-D"):
-        check_probabilities(np.array([[0.5, 0.5]]), labels=np.array([[0]]))
+    with pytest.raises(ValueError, match="one-dimensional"):
+        check_probabilities(np.array([[0.5, 0.5]]), labels=np.array([[0, 1]]))
     p, y = random_probs(n=5)
     with pytest.raises(ValueError, match="n_bins"):
         expected_calibration_error(p, y, n_bins=0)

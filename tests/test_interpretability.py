@@ -73,8 +73,8 @@ def test_table_matches_a_direct_fit(data):
     "mutate, match",
     [
         (lambda d: ({}, *d), "models is empty"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0][:, 0], d[1], d[2], d[3]), "2-D table"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0], d[1][:-1], d[2], d[3]), "one label per row"),
+        (lambda d: ({"lr": LogisticRegression()}, d[0][:, 0], d[1], d[2], d[3]), "2-D array"),
+        (lambda d: ({"lr": LogisticRegression()}, d[0], d[1][:-1], d[2], d[3]), "mismatched lengths"),
         (lambda d: ({"lr": LogisticRegression()}, d[0], d[1], d[2][:, :3], d[3]), "features"),
         (lambda d: ({"lr": LogisticRegression()}, d[0], np.zeros_like(d[1]), d[2], d[3]), "two classes"),
         (lambda d: ({"lr": LogisticRegression()}, np.where(d[0] > 2, np.nan, d[0]), d[1], d[2], d[3]), "NaN"),
@@ -84,3 +84,20 @@ def test_table_matches_a_direct_fit(data):
 def test_table_input_errors(data, mutate, match):
     with pytest.raises(ValueError, match=match):
         accuracy_complexity_table(*mutate(data))
+
+
+def test_model_complexity_of_multiclass_models():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)  # 4 features, 3 classes
+    stump = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X, y)
+    # one split (feature, threshold) and two leaves with 3 - 1 free probabilities each
+    assert model_complexity(stump) == 2 * 1 + 2 * 2
+    # a tree that separates setosa, then splits the rest once more: 2 splits, 3 leaves
+    two = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    assert two.get_n_leaves() == 3
+    assert model_complexity(two) == 2 * 2 + 3 * 2
+    # multinomial logistic regression: a 3 x 4 weight matrix and 3 intercepts
+    assert model_complexity(LogisticRegression(max_iter=500).fit(X, y)) == 15

@@ -94,7 +94,7 @@ def test_layer_embeddings_bad_inputs(tiny_bert, tokenizer):
         layer_embeddings(tiny_bert, tokenizer, "just one review")
     with pytest.raises(ValueError, match=r"item\(s\) \[1\] are not"):
         layer_embeddings(tiny_bert, tokenizer, ["fine", 3])
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be a positive whole number"):
         layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=0)
     with pytest.raises(ValueError, match=r"layer 4 does not exist; this model has hidden states 0..3"):
         single_layer_embeddings(tiny_bert, tokenizer, TEXTS, layer=4)
@@ -179,13 +179,13 @@ def test_train_probe_learns_and_checks_input():
         train_probe(emb[1], y, kind="svm")
     with pytest.raises(ValueError, match="single class"):
         train_probe(emb[1], np.zeros(len(y), dtype=np.int64))
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="mismatched lengths"):
         train_probe(emb[1], y[:-1])
     bad = emb[1].copy()
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         train_probe(bad, y)
-    with pytest.raises(ValueError, match=r"2-D \(N, D\)"):
+    with pytest.raises(ValueError, match=r"2-D array of shape \(N, D\)"):
         train_probe(emb, y)
     with pytest.raises(ValueError, match="integer class ids"):
         train_probe(emb[1], y.astype(float))
@@ -249,7 +249,7 @@ def test_probe_accuracy_by_layer_bad_inputs():
         probe_accuracy_by_layer(emb[1], y, emb[1], y)
     with pytest.raises(ValueError, match="disagree in layers or width"):
         probe_accuracy_by_layer(emb, y, emb[:1], y)
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="mismatched lengths"):
         probe_accuracy_by_layer(emb, y[:10], emb, y)
     with pytest.raises(ValueError, match="both control_train and control_test"):
         probe_accuracy_by_layer(emb, y, emb, y, control_train=y)

@@ -16,13 +16,20 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
+
+from trustworthy_lib._validation import (
+    InputTypeError,
+    NotFittedError,
+    check_features,
+    check_same_length,
+)
 
 __all__ = ["model_complexity", "accuracy_complexity_table"]
 
@@ -51,14 +58,14 @@ def model_complexity(model) -> int:
     """
     est = _final_estimator(model)
     if not isinstance(est, (LogisticRegression, DecisionTreeClassifier, MLPClassifier)):
-        raise ValueError(
+        raise InputTypeError(
             f"model_complexity knows LogisticRegression, DecisionTreeClassifier and MLPClassifier "
             f"(alone or at the end of a Pipeline), not {type(est).__name__}"
         )
     try:
         check_is_fitted(est)
-    except NotFittedError:
-        raise ValueError(f"this {type(est).__name__} is not fitted yet; call .fit(X, y) first") from None
+    except SklearnNotFittedError:
+        raise NotFittedError(f"this {type(est).__name__} is not fitted yet; call .fit(X, y) first") from None
     if isinstance(est, LogisticRegression):
         return int(est.coef_.size + est.intercept_.size)
     if isinstance(est, DecisionTreeClassifier):
@@ -70,19 +77,17 @@ def model_complexity(model) -> int:
 
 
 def _check_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
+    X = check_features(X, f"X_{name}")
     y = np.asarray(y)
-    if X.ndim != 2:
-        raise ValueError(f"X_{name} must be a 2-D table (samples x features), got shape {X.shape}")
-    if len(X) == 0:
-        raise ValueError(f"X_{name} is empty")
-    if np.isnan(X).any():
-        raise ValueError(f"X_{name} contains NaN; impute or drop missing values before fitting")
-    if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(f"y_{name} must be 1-D with one label per row of X_{name}: got {y.shape} for {len(X)} rows")
+    if y.ndim != 1:
+        raise ValueError(f"y_{name} must be 1-D, one label per row of X_{name}; got {y.shape}")
+    check_same_length(**{f"X_{name}": X, f"y_{name}": y})
     classes = np.unique(y)
     if classes.size != 2:
-        raise ValueError(f"y_{name} must hold two classes for AUROC; it has {classes.size}: {classes[:5].tolist()}")
+        raise ValueError(
+            f"y_{name} must hold two classes for AUROC; it has {classes.size}: "
+            f"{classes[:5].tolist()}"
+        )
     return X, y
 
 

@@ -29,6 +29,7 @@ import torch
 
 from trustworthy_lib._cache import cached_array
 from trustworthy_lib._validation import (
+    NotFittedError,
     check_features,
     check_logits_tensor,
     check_scores,
@@ -265,7 +266,7 @@ class Mahalanobis:
     def score(self, features) -> np.ndarray:
         """Return the Mahalanobis distance of each row to its closest class mean (larger = OOD)."""
         if self.means_ is None:
-            raise ValueError("this Mahalanobis detector is not fitted yet: call fit(id_features, labels) first")
+            raise NotFittedError("this Mahalanobis detector is not fitted yet: call fit(id_features, labels) first")
         x = check_features(features)
         if x.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -379,7 +380,7 @@ class KNN:
     def score(self, features) -> np.ndarray:
         """Return the distance of each row to its k-th nearest training feature (larger = OOD)."""
         if self._bank is None:
-            raise ValueError("this KNN detector is not fitted yet: call fit(id_features) first")
+            raise NotFittedError("this KNN detector is not fitted yet: call fit(id_features) first")
         x = check_features(features)
         if x.shape[1] != self.n_features_in_:
             raise ValueError(

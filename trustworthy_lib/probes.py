@@ -39,6 +39,12 @@ import torch
 from torch import nn
 
 from trustworthy_lib._cache import cached_array
+from trustworthy_lib._validation import (
+    check_class_labels,
+    check_features,
+    check_positive_int,
+    check_same_length,
+)
 
 # ---------------------------------------------------------------------------
 # Embeddings
@@ -54,12 +60,6 @@ def _check_texts(texts) -> list[str]:
     if bad:
         raise ValueError(f"texts must all be strings; item(s) {bad[:5]} are not (e.g. {type(texts[bad[0]]).__name__})")
     return texts
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -116,7 +116,7 @@ def layer_embeddings(model, tokenizer, texts, batch_size: int = 32, max_length: 
         float32, shape (layers + 1, N, D); ``[0]`` is the embedding layer.
     """
     texts = _check_texts(texts)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int(batch_size, "batch_size")
     n_states = _num_hidden_states(model)
     return _pooled_hidden_states(
         model, tokenizer, texts, range(n_states), batch_size, max_length, progress, "embedding (all layers, one pass)"
@@ -134,7 +134,7 @@ def single_layer_embeddings(
     :func:`layer_embeddings` instead; this exists to check it and to time the difference.
     """
     texts = _check_texts(texts)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int(batch_size, "batch_size")
     n_states = _num_hidden_states(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_states:
         raise ValueError(f"layer {layer!r} does not exist; this model has hidden states 0..{n_states - 1}")
@@ -319,18 +319,9 @@ def cached_layer_embeddings(
 
 
 def _check_xy(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y)
-    if x.ndim != 2:
-        raise ValueError(f"{what} features must be 2-D (N, D), got shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"{what} labels must be 1-D with one label per row: {len(x)} rows but labels of shape {y.shape}")
-    if len(x) == 0:
-        raise ValueError(f"{what} set is empty")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} features contain NaN or infinite values")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{what} labels must be integer class ids, got dtype {y.dtype}")
+    x = check_features(x, f"{what} features").astype(np.float64)
+    y = check_class_labels(y, f"{what} labels")
+    check_same_length(**{f"{what} features": x, f"{what} labels": y})
     return x, y
 
 

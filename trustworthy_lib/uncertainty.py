@@ -28,7 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from trustworthy_lib._validation import InputTypeError
+from trustworthy_lib._validation import (
+    PROB_TOL,
+    InputTypeError,
+    check_finite,
+    check_positive_int,
+)
 
 _REDUCTIONS = ("mean", "sum", "none", None)
 
@@ -38,13 +43,9 @@ _REDUCTIONS = ("mean", "sum", "none", None)
 
 
 def _as_float_array(x, name: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float64)
+    x = check_finite(x, name)
     if x.size == 0:
         raise ValueError(f"{name} is empty")
-    if np.isnan(x).any():
-        raise ValueError(f"{name} contains NaN values")
     return x
 
 
@@ -56,7 +57,7 @@ def _check_prob_samples(prob_samples) -> np.ndarray:
             "For a single model add a sample axis with probs[None]"
         )
     sums = p.sum(axis=-1)
-    if (p < 0).any() or np.abs(sums - 1).max() > 1e-3:
+    if (p < 0).any() or np.abs(sums - 1).max() > PROB_TOL:
         raise ValueError(
             "the last axis of prob_samples must hold probabilities that sum to 1 "
             f"(row sums range from {sums.min():.3g} to {sums.max():.3g}); if these are logits, apply a softmax "
@@ -472,12 +473,6 @@ def _as_input(x) -> torch.Tensor:
     return x
 
 
-def _check_n_samples(n_samples) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    return int(n_samples)
-
-
 @torch.no_grad()
 def mc_dropout_samples(model: nn.Module, x, n_samples: int, *, trunk: nn.Module | None = None,
                        seed: int | None = None, batch_size: int = 2048) -> np.ndarray:
@@ -489,7 +484,7 @@ def mc_dropout_samples(model: nn.Module, x, n_samples: int, *, trunk: nn.Module 
     cheaper when all dropout sits after a deterministic convolutional trunk. ``seed`` makes
     the dropout masks reproducible without touching the global random state.
     """
-    n_samples = _check_n_samples(n_samples)
+    n_samples = check_positive_int(n_samples, "n_samples")
     if not _dropout_modules(model):
         raise ValueError(
             f"{type(model).__name__} has no dropout layers, so every MC-dropout sample would be identical; "
