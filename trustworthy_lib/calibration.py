@@ -28,6 +28,19 @@ from trustworthy_lib._validation import (
 )
 from trustworthy_lib._validation import check_probabilities as _check_probs
 
+__all__ = [
+    "brier_score",
+    "calibration_bins",
+    "CalibrationBins",
+    "check_probabilities",
+    "expected_calibration_error",
+    "negative_log_likelihood",
+    "probabilistic_scores",
+    "reliability_diagram",
+    "TemperatureScaler",
+]
+
+
 def _check_labels(labels, n: int, num_classes: int, what: str) -> np.ndarray:
     y = check_class_labels(labels, "labels", num_classes)
     if len(y) != n:

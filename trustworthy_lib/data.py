@@ -24,6 +24,33 @@ import pandas as pd
 
 from trustworthy_lib._cache import sha256_file as sha256
 
+__all__ = [
+    "ADULT_COLUMNS",
+    "COMPAS_RACES",
+    "DEBIAN_FASHION_MNIST",
+    "FASHION_MNIST_CLASSES",
+    "IMAGES",
+    "MEPS_FEATURES",
+    "MEPS_QUARTER_FEATURES",
+    "data_dir",
+    "DataFileError",
+    "FashionMNISTSplits",
+    "load_adult",
+    "load_compas",
+    "load_fashion_mnist",
+    "load_image",
+    "load_meps",
+    "load_movie_reviews",
+    "make_meps_quarter_task",
+    "make_meps_task",
+    "MEPSQuarterTask",
+    "MEPSTask",
+    "propublica_compas",
+    "sha256",
+    "verified_path",
+]
+
+
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
     "Trouser",

@@ -26,6 +26,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+__all__ = [
+    "find_last_conv",
+    "grad_cam_plus_plus",
+    "gradcam",
+    "occlusion_map",
+    "overlay",
+    "randomize_top_layers",
+    "rank_correlation",
+    "resolve_layer",
+]
+
+
 
 def find_last_conv(model: nn.Module) -> tuple[str, nn.Module]:
     """Return ``(name, module)`` of the last ``nn.Conv2d`` registered in ``model``.

@@ -33,6 +33,21 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "LESSON_CHECKLIST",
+    "NOT_MEASURED",
+    "REQUIRED_METADATA",
+    "REQUIRED_SECTIONS",
+    "build_model_card",
+    "card_sections",
+    "card_to_html",
+    "lesson_checklist",
+    "MissingMetricError",
+    "ModelCardResult",
+    "validate_model_card",
+]
+
+
 #: The sections every card has, as ``##`` headings, in this order.
 REQUIRED_SECTIONS = (
     "Model details",

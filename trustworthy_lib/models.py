@@ -29,6 +29,20 @@ from trustworthy_lib._cache import (
 )
 from trustworthy_lib.utils import get_device
 
+__all__ = [
+    "cache_dir",
+    "config_key",
+    "encode_labels",
+    "extract_features",
+    "predict_logits",
+    "SmallCNN",
+    "train_classifier",
+    "train_or_load",
+    "training_code_version",
+    "workbook_cnn",
+]
+
+
 
 class SmallCNN(nn.Module):
     """Two conv blocks and a two-layer head, as in the lesson's Fashion-MNIST OOD episode.

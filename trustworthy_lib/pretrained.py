@@ -25,6 +25,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
+__all__ = [
+    "CROP",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MINILM_NAME",
+    "RESIZE",
+    "crop_image",
+    "efficientnet_lite0_weights_path",
+    "imagenet_class_id",
+    "imagenet_classes",
+    "load_efficientnet_lite0",
+    "load_minilm",
+    "load_minilm_tokenizer",
+    "minilm_path",
+    "ModelFileError",
+    "preprocess_image",
+    "preprocess_pair",
+]
+
+
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 IMAGENET_MEAN = (0.5, 0.5, 0.5)
 IMAGENET_STD = (0.5, 0.5, 0.5)

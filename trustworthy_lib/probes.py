@@ -46,6 +46,20 @@ from trustworthy_lib._validation import (
     check_same_length,
 )
 
+__all__ = [
+    "cached_layer_embeddings",
+    "control_task_labels",
+    "embeddings_cache_dir",
+    "layer_embeddings",
+    "mean_pool",
+    "noise_intervention",
+    "probe_accuracy_by_layer",
+    "single_layer_embeddings",
+    "train_probe",
+    "wilson_interval",
+]
+
+
 # ---------------------------------------------------------------------------
 # Embeddings
 

@@ -22,6 +22,28 @@ from torch import nn
 
 from trustworthy_lib.uncertainty import gaussian_nll, mc_dropout_samples, variance_decomposition
 
+__all__ = [
+    "GAPS",
+    "X_RANGE",
+    "fit_regressor",
+    "in_gap",
+    "l2_penalty",
+    "make_toy_regression",
+    "MLPEnsemble",
+    "noise_std",
+    "plot_mean_and_band",
+    "predict_gaussian",
+    "predict_mc_dropout",
+    "predict_mean",
+    "select_mc_dropout_tau",
+    "shade_data_regions",
+    "StackedLinear",
+    "torch_threads",
+    "toy_regressor",
+    "true_function",
+]
+
+
 X_RANGE = (-3.0, 3.0)
 GAPS = ((-1.5, 0.0),)
 

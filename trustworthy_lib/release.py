@@ -36,6 +36,17 @@ from torch import nn
 from trustworthy_lib._cache import atomic_path, sha256_file, write_text_atomic
 from trustworthy_lib.models import SmallCNN
 
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAMES",
+    "HubSmallCNN",
+    "load_model",
+    "load_weights",
+    "push_to_hub_if_token",
+    "save_model",
+]
+
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAMES = {"safetensors": "model.safetensors", "pt": "model.pt"}
 _SUFFIX_FORMAT = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".bin": "pt"}

@@ -35,6 +35,25 @@ from trustworthy_lib._validation import (
     check_positive_int,
 )
 
+__all__ = [
+    "clamped_exp",
+    "dirichlet_entropy_decomposition",
+    "dirichlet_probs",
+    "dirichlet_vacuity",
+    "dropout_active",
+    "ensemble_predict",
+    "entropy_decomposition",
+    "evidential_loss",
+    "EvidentialCriterion",
+    "gaussian_nll",
+    "maxnorm_loss",
+    "mc_dropout_predict",
+    "mc_dropout_samples",
+    "mc_dropout_tau",
+    "variance_decomposition",
+]
+
+
 _REDUCTIONS = ("mean", "sum", "none", None)
 
 

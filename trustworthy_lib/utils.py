@@ -11,6 +11,14 @@ import random
 
 import numpy as np
 
+__all__ = [
+    "SEED_VARIABLE",
+    "chapter_seed",
+    "get_device",
+    "seed_everything",
+]
+
+
 
 def get_device(prefer: str | None = None) -> "torch.device":
     """Return the device to compute on: CUDA when available, otherwise the CPU.
