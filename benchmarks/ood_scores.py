@@ -131,10 +131,12 @@ def run(args) -> int:
     max_rel = float(np.max(np.abs(single_scores - loop_scores) / np.abs(loop_scores)))
     print("\n1) single-Gaussian Mahalanobis with a Ledoit-Wolf covariance, as in the lesson")
     print("                                     fit        score   fit + score")
-    print(f"   lesson (sklearn + loop)   {t_lesson_fit * 1e3:9.1f} ms {t_loop * 1e3:9.1f} ms {(t_lesson_fit + t_loop) * 1e3:9.1f} ms")
+    print(f"   lesson (sklearn + loop)   {t_lesson_fit * 1e3:9.1f} ms {t_loop * 1e3:9.1f} ms "
+        f"{(t_lesson_fit + t_loop) * 1e3:9.1f} ms")
     print(f"   trustworthy_lib           {t_fit * 1e3:9.1f} ms {t_score * 1e3:9.1f} ms {(t_fit + t_score) * 1e3:9.1f} ms")
     print(f"   same scores: {same} (max relative difference {max_rel:.1e})")
-    print(f"   speed-up of scoring (the per-sample loop against one batched pass): {t_loop / t_score:.0f}x  (target >= 50x)")
+    print(f"   speed-up of scoring (the per-sample loop against one batched pass): "
+        f"{t_loop / t_score:.0f}x  (target >= 50x)")
     print(f"   speed-up of fit + score: {(t_lesson_fit + t_loop) / (t_fit + t_score):.0f}x")
     # The floor: any exact Mahalanobis scorer does at least N * D^2 multiply-adds, one
     # (N, D) @ (D, D) product. Time that product alone to see how close to it both come.

@@ -143,7 +143,7 @@ def test_contrastive_cnn_is_cached(tmp_path):
     assert info["cached"] is False
     second, info2 = contrastive_cnn(**kwargs)
     assert info2["cached"] is True and info2["loss"] == info["loss"]
-    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
     assert len(list(tmp_path.glob("contrastive_cnn-*.safetensors"))) == 1
     _, info3 = contrastive_cnn(**{**kwargs, "supervised": False})

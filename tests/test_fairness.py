@@ -371,11 +371,11 @@ def test_quiet_import_warnings_silences_and_restores(capfd):
     level, handlers = root.level, list(root.handlers)
     with quiet_import_warnings():
         logging.warning("No module named 'tensorflow': AdversarialDebiasing will be unavailable")
-        warnings.warn("optional extra missing", UserWarning)
+        warnings.warn("optional extra missing", UserWarning, stacklevel=1)
     assert capfd.readouterr().err == ""
     assert root.level == level and root.handlers == handlers
     with pytest.warns(UserWarning, match="still shown"):
-        warnings.warn("still shown", UserWarning)
+        warnings.warn("still shown", UserWarning, stacklevel=1)
 
 
 def test_aif360_groups():

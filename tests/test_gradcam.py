@@ -45,7 +45,7 @@ def test_gradcam_agrees_with_pytorch_grad_cam(net, images, layer_name):
     ours = gradcam(net, images, target_class=[3, 7], target_layer=layer)
     theirs = _reference(net, layer, images, [3, 7])
     assert ours.shape == theirs.shape == (2, 64, 64)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         assert a.std() > 0.05  # a real map, not an all-zero one
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
@@ -206,9 +206,9 @@ def test_randomize_top_layers(net):
         assert changed == is_top, key
     # the same seed gives the same weights; the original is untouched
     again, _ = randomize_top_layers(net, 3, seed=0)
-    assert all(torch.equal(a, b) for a, b in zip(clone.state_dict().values(), again.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(clone.state_dict().values(), again.state_dict().values(), strict=True))
     same, none = randomize_top_layers(net, 0)
-    assert none == [] and all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), before.values()))
+    assert none == [] and all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), before.values(), strict=True))
     with pytest.raises(ValueError, match="n_layers must be between 0 and"):
         randomize_top_layers(net, 1000)
 

@@ -1,12 +1,15 @@
-"""Tests for trustworthy_lib.ood and trustworthy_lib.ood_evaluation, cross-checked against pytorch-ood 0.4.0 and scikit-learn."""
+"""Tests for trustworthy_lib.ood and trustworthy_lib.ood_evaluation.
+
+Cross-checked against pytorch-ood 0.4.0 and scikit-learn.
+"""
 
 import numpy as np
 import pytest
+import sklearn.metrics as skm
 import torch
 from pytorch_ood.detector import KNN as PytorchOODKNN
 from pytorch_ood.detector import EnergyBased, MaxLogit, MaxSoftmax
 from pytorch_ood.detector import Mahalanobis as PytorchOODMahalanobis
-import sklearn.metrics as skm
 from sklearn.covariance import LedoitWolf, ledoit_wolf
 from sklearn.metrics import (
     average_precision_score,

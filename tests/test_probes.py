@@ -123,10 +123,10 @@ def test_noise_intervention(tiny_bert, tokenizer):
     diff = noisy[2] - clean[2]
     ratio = (diff.std(-1) / clean[2].std(-1)).mean()
     assert 0.4 < float(ratio) < 0.6
-    for a, b in zip(states(), clean):  # the hook is gone after the block
+    for a, b in zip(states(), clean, strict=True):  # the hook is gone after the block
         torch.testing.assert_close(a, b)
     with noise_intervention(tiny_bert, layer=0, scale=0.0):
-        for a, b in zip(states(), clean):
+        for a, b in zip(states(), clean, strict=True):
             torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="hidden states 0..3"):
         with noise_intervention(tiny_bert, layer=7):
@@ -193,10 +193,10 @@ def test_train_probe_learns_and_checks_input():
 
 def test_wilson_interval_inverts_the_score_test():
     low, high = wilson_interval(np.array([8, 0, 50]), np.array([10, 20, 100]))
-    for k, n, lo, hi in zip([8, 0, 50], [10, 20, 100], low, high):
+    for k, n, lo, hi in zip([8, 0, 50], [10, 20, 100], low, high, strict=True):
         p_hat = k / n
 
-        def score(p):  # the Wilson bounds are where the score statistic equals 1.96
+        def score(p, p_hat=p_hat, n=n):  # the Wilson bounds: score statistic = 1.96
             return (p_hat - p) ** 2 - 1.96**2 * p * (1 - p) / n
 
         expected_low = 0.0 if k == 0 else brentq(score, 1e-12, p_hat)

@@ -173,7 +173,7 @@ def test_toy_regressor_caches(tmp_path):
     m2, info2 = toy_regressor("heteroscedastic", n_train=30, steps=20, hidden=8, progress=False, directory=tmp_path)
     assert not info1["cached"] and info2["cached"]
     assert info2["train_seconds"] == info1["train_seconds"]
-    for a, b in zip(m1.parameters(), m2.parameters()):
+    for a, b in zip(m1.parameters(), m2.parameters(), strict=True):
         assert torch.equal(a.cpu(), b.cpu())
     with pytest.raises(ValueError, match="kind"):
         toy_regressor("bayesian", n_train=10)

@@ -104,9 +104,9 @@ def _chromium(browser: str, url: str, *extra: str, timeout: int = PAGE_TIMEOUT_S
             try:
                 out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
                 return out.stdout
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as err:
                 if attempt == 2:
-                    raise AssertionError(f"Chromium did not finish loading {url} within {timeout} s, twice")
+                    raise AssertionError(f"Chromium did not finish loading {url} within {timeout} s, twice") from err
     return ""
 
 

@@ -216,7 +216,7 @@ class TemperatureScaler:
         self.max_iter = check_positive_int(max_iter, "max_iter")
         self.temperature_: float | None = None
 
-    def fit(self, logits, labels) -> "TemperatureScaler":
+    def fit(self, logits, labels) -> TemperatureScaler:
         z = _check_logits(logits)
         row_sums = z.sum(dim=1)
         if bool(((z >= 0) & (z <= 1)).all()) and bool((row_sums - 1).abs().max() < PROB_TOL):

@@ -12,7 +12,6 @@ are in ``data/README.md``.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 from dataclasses import dataclass

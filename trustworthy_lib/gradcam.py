@@ -13,7 +13,8 @@ Conventions, held throughout this module:
   ``None`` means the last ``nn.Conv2d`` registered in the model.
 
 References: Selvaraju et al. (2017), *Grad-CAM: Visual explanations from deep networks via
-gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and Fergus (2014), *Visualizing and understanding
+gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and Fergus (2014),
+*Visualizing and understanding
 convolutional networks* (occlusion); Adebayo et al. (2018), *Sanity checks for saliency maps*.
 """
 
@@ -221,7 +222,7 @@ def grad_cam_plus_plus(model: nn.Module, input_tensor: torch.Tensor, target_clas
         with GradCAMPlusPlus(model=model, target_layers=[layer]) as cam:
             maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in ids])
     finally:
-        for p, had in zip(model.parameters(), had_grad):
+        for p, had in zip(model.parameters(), had_grad, strict=True):
             if not had:
                 p.grad = None
     maps = np.asarray(maps, dtype=np.float32)

@@ -102,7 +102,7 @@ class ConfusionCounts:
             raise ValueError("all four counts are zero; a confusion matrix needs at least one sample")
 
     @classmethod
-    def from_labels(cls, y_true, y_pred) -> "ConfusionCounts":
+    def from_labels(cls, y_true, y_pred) -> ConfusionCounts:
         """Count TP, FP, FN and TN from 0/1 labels and 0/1 predictions (see :func:`confusion_counts`)."""
         return confusion_counts(y_true, y_pred)
 

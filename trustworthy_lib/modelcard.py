@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from trustworthy_lib._cache import write_text_atomic
 
 __all__ = [
     "LESSON_CHECKLIST",
@@ -381,7 +383,8 @@ def build_model_card(
             measured += [(n, f"{n} (fairness)", float(v)) for n, v in fairness.items() if not _is_missing(v)]
         else:
             if fairness_groups is not None:
-                raise ValueError("fairness is already a per-group table; pass summary metrics as fairness and the table as fairness_groups")
+                raise ValueError("fairness is already a per-group table; pass summary metrics as fairness "
+                    "and the table as fairness_groups")
             fairness_groups, fairness = fairness, None
         if fairness_groups is not None:
             frame = _fairness_frame(fairness_groups)

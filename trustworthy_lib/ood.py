@@ -196,7 +196,7 @@ class Mahalanobis:
     def __repr__(self) -> str:
         return f"Mahalanobis(class_conditional={self.class_conditional}, covariance={self.covariance!r})"
 
-    def fit(self, features, labels=None) -> "Mahalanobis":
+    def fit(self, features, labels=None) -> Mahalanobis:
         """Estimate the class means and the shared covariance from ID ``features`` (N, D).
 
         ``labels`` (N,) are the ID class ids; required when ``class_conditional=True``.
@@ -361,7 +361,7 @@ class KNN:
             t = t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return t
 
-    def fit(self, features) -> "KNN":
+    def fit(self, features) -> KNN:
         """Store the ID training ``features`` (N, D); N must be at least ``k``."""
         from trustworthy_lib.utils import get_device
 

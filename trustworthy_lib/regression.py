@@ -20,7 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from trustworthy_lib.uncertainty import gaussian_nll, mc_dropout_samples, variance_decomposition
+from trustworthy_lib.uncertainty import (
+    gaussian_nll,
+    mc_dropout_samples,
+    variance_decomposition,
+)
 
 __all__ = [
     "GAPS",
@@ -55,7 +59,10 @@ def true_function(x) -> np.ndarray:
 
 
 def noise_std(x) -> np.ndarray:
-    r"""The true aleatoric noise: :math:`\sigma(x) = 0.05 + 0.5\,/\,(1 + e^{-1.5x})`, rising from about 0.05 on the left to 0.55 on the right."""
+    r"""The true aleatoric noise: :math:`\sigma(x) = 0.05 + 0.5\,/\,(1 + e^{-1.5x})`.
+
+    It rises from about 0.05 on the left to 0.55 on the right.
+    """
     x = np.asarray(x, dtype=np.float64)
     return 0.05 + 0.5 / (1.0 + np.exp(-1.5 * x))
 
@@ -320,7 +327,9 @@ def select_mc_dropout_tau(model: MLPEnsemble, x_val, y_val, *, dropout: float, n
         raise ValueError("length_scales must be a non-empty list of positive numbers")
     x_val, y_val = _check_xy(x_val, y_val)
     mean, _, epistemic = predict_mc_dropout(model, x_val, n_samples, tau=1.0, seed=seed)
-    taus = np.array([mc_dropout_tau(float(l), dropout, n_train, weight_decay) for l in grid])
+    taus = np.array(
+        [mc_dropout_tau(float(s), dropout, n_train, weight_decay) for s in grid]
+    )
     var = torch.as_tensor(1.0 / taus[:, None] + epistemic[None, :])
     mu = torch.as_tensor(mean, dtype=torch.float64).expand_as(var)
     target = y_val.to(torch.float64).reshape(1, -1).expand_as(var)

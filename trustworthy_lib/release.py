@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -203,7 +203,7 @@ class HubSmallCNN(
     """
 
     @classmethod
-    def from_small_cnn(cls, model: SmallCNN) -> "HubSmallCNN":
+    def from_small_cnn(cls, model: SmallCNN) -> HubSmallCNN:
         """Copy a trained :class:`SmallCNN` (same sizes, same weights) into a HubSmallCNN on the CPU."""
         if not isinstance(model, SmallCNN):
             raise ValueError(f"expected a SmallCNN, got {type(model).__name__}")

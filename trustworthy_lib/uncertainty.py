@@ -21,8 +21,8 @@ Functions on tensors (losses, decompositions) are separate from those that run a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -197,7 +197,8 @@ def maxnorm_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: floa
     .. math::
 
         F = \Bigl(\frac{\Gamma(S)}{\Gamma(S+p)}\Bigr)^{1/p}
-            \Bigl(\frac{\Gamma(\hat S+p)}{\Gamma(\hat S)} + \sum_{k\ne y}\frac{\Gamma(\alpha_k+p)}{\Gamma(\alpha_k)}\Bigr)^{1/p},
+            \Bigl(\frac{\Gamma(\hat S+p)}{\Gamma(\hat S)}
+            + \sum_{k\ne y}\frac{\Gamma(\alpha_k+p)}{\Gamma(\alpha_k)}\Bigr)^{1/p},
 
     computed in log space. ``reg_factor`` weights the information regulariser
     :math:`\tfrac12\sum_{k\ne y}(\alpha_k-1)^2\,[\psi_1(\alpha_k) - \psi_1(S)]`, which shrinks
@@ -261,7 +262,10 @@ class EvidentialCriterion:
 
 
 def dirichlet_probs(evidence) -> np.ndarray:
-    r"""Expected class probabilities of :math:`\mathrm{Dir}(e + 1)`: :math:`\hat p = \alpha / S` (Sensoy et al., eq. 2)."""
+    r"""Expected class probabilities of :math:`\mathrm{Dir}(e + 1)`.
+
+    :math:`\hat p = \alpha / S` (Sensoy et al., eq. 2).
+    """
     e = _check_evidence_array(evidence)
     alpha = e + 1
     return alpha / alpha.sum(axis=1, keepdims=True)
@@ -386,7 +390,9 @@ def variance_decomposition(means, variances) -> tuple[np.ndarray, np.ndarray, np
 
 def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *, full: bool = False,
                  eps: float = 1e-6, reduction="mean") -> torch.Tensor:
-    r"""Gaussian negative log-likelihood with a predicted variance (Nix and Weigend, 1994; Kendall and Gal, 2017, eq. 5).
+    r"""Gaussian negative log-likelihood with a predicted variance.
+
+    Nix and Weigend (1994); Kendall and Gal (2017), eq. 5.
 
     .. math::
 

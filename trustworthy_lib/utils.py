@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "SEED_VARIABLE",
@@ -20,7 +24,7 @@ __all__ = [
 
 
 
-def get_device(prefer: str | None = None) -> "torch.device":
+def get_device(prefer: str | None = None) -> torch.device:
     """Return the device to compute on: CUDA when available, otherwise the CPU.
 
     Parameters
