@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -238,3 +239,23 @@ def test_card_to_html_renders_body_and_shifts_headings():
     assert "license: mit" not in html  # the YAML block is not shown
     with pytest.raises(ValueError, match="empty"):
         card_to_html("")
+
+
+def test_pipes_and_newlines_in_names_do_not_break_the_tables():
+    result = build_model_card(
+        **_kwargs(
+            evaluation={"P(y=1 | x)": 0.5, "two\nlines": 0.25},
+            fairness=pd.DataFrame({"TPR | FPR": [0.5, 0.4]}, index=["a|b", "c"]),
+        )
+    )
+    sections = card_sections(result.text)
+    rows = [r for r in sections["Evaluation"].splitlines() if r.startswith("|")]
+    # every row of a two-column table has exactly three unescaped pipes
+    assert all(len(re.findall(r"(?<!\\)\|", r)) == 3 for r in rows), rows
+    assert "| P(y=1 \\| x) | 0.5 |" in rows and "| two lines | 0.25 |" in rows
+    fair = [r for r in sections["Fairness by group"].splitlines() if r.startswith("|")]
+    assert fair[0] == "| Group | TPR \\| FPR |"
+    assert "| a\\|b | 0.5 |" in fair
+    # the Hub's parser still reads the card, and the values keep their real names
+    names = {r.metric_name for r in ModelCard(result.text).data.eval_results}
+    assert "P(y=1 | x) (evaluation)" in names

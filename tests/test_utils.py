@@ -70,3 +70,25 @@ def test_chapter_seed_rejects_bad_values(monkeypatch, bad):
     monkeypatch.setenv("TRUSTWORTHY_SEED", bad)
     with pytest.raises(ValueError, match="TRUSTWORTHY_SEED"):
         chapter_seed()
+
+
+def test_eval_mode_restores_each_submodule_exactly():
+    import torch
+    from torch import nn
+
+    from trustworthy_lib.utils import eval_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.BatchNorm1d(2))
+    model.train()
+    model[2].eval()  # a mixed state: only the batch norm is frozen
+    before = [m.training for m in model.modules()]
+    with eval_mode(model) as inside:
+        assert inside is model
+        assert not any(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == before
+    try:
+        with eval_mode(model):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert [m.training for m in model.modules()] == before  # restored after an error too

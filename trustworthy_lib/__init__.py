@@ -13,7 +13,8 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``MEPSQuarterTask``, ``MEPSTask``, ``propublica_compas``, ``sha256``,
   ``verified_path``
 * :mod:`trustworthy_lib.utils` -- device choice and explicit seeding:
-  ``SEED_VARIABLE``, ``chapter_seed``, ``get_device``, ``seed_everything``
+  ``SEED_VARIABLE``, ``chapter_seed``, ``eval_mode``, ``get_device``,
+  ``seed_everything``
 * :mod:`trustworthy_lib.metrics` -- the confusion matrix, and the group-fairness metrics
   by name (thin wrappers over fairness.group_metrics):
   ``ConfusionCounts``, ``confusion_counts``, ``group_confusion``, ``group_rates``,

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from trustworthy_lib.utils import eval_mode
+
 __all__ = [
     "find_last_conv",
     "grad_cam_plus_plus",
@@ -164,10 +166,8 @@ def gradcam(model: nn.Module, input_tensor: torch.Tensor, target_class=None, tar
         store["activation"] = output
 
     handle = layer.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             logits = model(x)
             if logits.dim() != 2:
                 raise ValueError(f"the model must return (N, num_classes) logits, got shape {tuple(logits.shape)}")
@@ -182,7 +182,6 @@ def gradcam(model: nn.Module, input_tensor: torch.Tensor, target_class=None, tar
             (grads,) = torch.autograd.grad(score, acts)
     finally:
         handle.remove()
-        model.train(was_training)
     with torch.no_grad():
         weights = grads.mean(dim=(2, 3), keepdim=True)
         cam = F.relu((weights * acts).sum(1, keepdim=True))
@@ -266,9 +265,7 @@ def occlusion_map(
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x = x.to(device)
         probs = model(x).softmax(1)
         c = int(_target_ids(target_class, probs)[0])
@@ -290,8 +287,6 @@ def occlusion_map(
             drops.append(probs[0, c] - model(occluded).softmax(1)[:, c])
         drops = torch.cat(drops)
         heat = torch.einsum("p,phw->hw", drops, masks) / masks.sum(0)
-    finally:
-        model.train(was_training)
     return heat.float().cpu().numpy()
 
 

@@ -181,19 +181,39 @@ def _fmt(value) -> str:
     return f"{float(value):.4g}"
 
 
-def _metric_table(values: Mapping[str, object], section: str, missing: list[str]) -> str:
+def _cell(value) -> str:
+    """Text for one Markdown table cell: ``|`` escaped, line breaks turned into spaces."""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return " ".join(text.split("\n")).replace("|", "\\|")
+
+
+@dataclass(frozen=True)
+class _Section:
+    """What a section builder returns: the Markdown body, what was not measured, and the
+    measured values for the ``model-index`` metadata as (metric id, readable name, value)."""
+
+    body: str
+    missing: tuple[str, ...] = ()
+    measured: tuple[tuple[str, str, float], ...] = ()
+
+
+def _metric_table(values: Mapping[str, object], section: str) -> _Section:
     if not isinstance(values, Mapping):
-        raise ValueError(f"the {section} metrics must be a dict of metric name -> value, got {type(values).__name__}")
-    rows = ["| Metric | Value |", "|---|---|"]
+        raise ValueError(
+            f"the {section} metrics must be a dict of metric name -> value, "
+            f"got {type(values).__name__}"
+        )
+    rows, missing, measured = ["| Metric | Value |", "|---|---|"], [], []
     for name, value in values.items():
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"metric names in {section} must be non-empty strings, got {name!r}")
         if _is_missing(value):
             missing.append(f"{section}: {name}")
-            rows.append(f"| {name} | **{NOT_MEASURED}** |")
+            rows.append(f"| {_cell(name)} | **{NOT_MEASURED}** |")
         else:
-            rows.append(f"| {name} | {_fmt(value)} |")
-    return "\n".join(rows)
+            rows.append(f"| {_cell(name)} | {_fmt(value)} |")
+            measured.append((name, f"{name} ({section.lower()})", float(value)))
+    return _Section("\n".join(rows), tuple(missing), tuple(measured))
 
 
 def _fairness_frame(fairness) -> pd.DataFrame:
@@ -218,9 +238,9 @@ def _fairness_frame(fairness) -> pd.DataFrame:
     return frame
 
 
-def _fairness_table(frame: pd.DataFrame, missing: list[str]) -> str:
-    header = "| Group | " + " | ".join(frame.columns) + " |"
-    rows = [header, "|---" * (len(frame.columns) + 1) + "|"]
+def _fairness_table(frame: pd.DataFrame) -> _Section:
+    header = "| Group | " + " | ".join(_cell(c) for c in frame.columns) + " |"
+    rows, missing, measured = [header, "|---" * (len(frame.columns) + 1) + "|"], [], []
     for group, row in frame.iterrows():
         cells = []
         for metric, value in row.items():
@@ -229,8 +249,9 @@ def _fairness_table(frame: pd.DataFrame, missing: list[str]) -> str:
                 cells.append(f"**{NOT_MEASURED}**")
             else:
                 cells.append(_fmt(value))
-        rows.append(f"| {group} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+                measured.append((metric, f"{metric} ({group})", float(value)))
+        rows.append(f"| {_cell(group)} | " + " | ".join(cells) + " |")
+    return _Section("\n".join(rows), tuple(missing), tuple(measured))
 
 
 def _is_flat_metrics(value) -> bool:
@@ -245,9 +266,65 @@ def _is_flat_metrics(value) -> bool:
     )
 
 
-def _not_measured_block(section: str, reason: str | None) -> str:
+def _not_measured_block(reason: str | None) -> str:
     why = f" {reason.strip()}" if reason and reason.strip() else " No reason was given."
     return f"**{NOT_MEASURED}.**{why}"
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
+def _metric_section(key: str, values, note: str, reason: str | None) -> _Section:
+    """One of the evaluation, calibration and OOD sections."""
+    section = _METRIC_SECTIONS[key]
+    if values is None:
+        return _Section(
+            _join(note, _not_measured_block(reason)), (f"{section}: all metrics",)
+        )
+    if isinstance(values, Mapping) and not values:
+        raise ValueError(f"{key} is an empty dict; pass None if it was not measured")
+    table = _metric_table(values, section)
+    return _Section(_join(note, table.body), table.missing, table.measured)
+
+
+def _fairness_section(fairness, fairness_groups, note: str, reason: str | None) -> _Section:
+    """The fairness section: summary metrics, a per-group table, or both."""
+    section = "Fairness by group"
+    if fairness is None:
+        if fairness_groups is not None:
+            raise ValueError(
+                "fairness_groups was given but fairness is None; pass the summary metrics too"
+            )
+        return _Section(
+            _join(note, _not_measured_block(reason)), (f"{section}: all metrics",)
+        )
+    tables = []
+    if _is_flat_metrics(fairness):
+        if not fairness:
+            raise ValueError("fairness is an empty dict; pass None if it was not measured")
+        summary = _metric_table(fairness, section)
+        tables.append(
+            _Section(
+                summary.body,
+                summary.missing,
+                tuple((n, f"{n} (fairness)", v) for n, _, v in summary.measured),
+            )
+        )
+    elif fairness_groups is not None:
+        raise ValueError(
+            "fairness is already a per-group table; pass summary metrics as fairness "
+            "and the table as fairness_groups"
+        )
+    else:
+        fairness_groups = fairness
+    if fairness_groups is not None:
+        tables.append(_fairness_table(_fairness_frame(fairness_groups)))
+    return _Section(
+        _join(note, *(t.body for t in tables)),
+        tuple(m for t in tables for m in t.missing),
+        tuple(m for t in tables for m in t.measured),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -347,53 +424,25 @@ def build_model_card(
     if isinstance(tags, str):
         raise ValueError("tags must be a list of strings, not one string")
 
-    missing: list[str] = []
     sections: dict[str, str] = {
         "Model details": _bullets(model_details, "model_details"),
         "Intended use": _text(intended_use, "intended_use"),
         "Out-of-scope use": _text(out_of_scope_use, "out_of_scope_use"),
         "Training data": _bullets(training_data, "training_data"),
     }
-    measured: list[tuple[str, str, float]] = []  # (metric id, readable name, value) for model-index
-
-    for key, values in (("evaluation", evaluation), ("calibration", calibration), ("ood", ood)):
-        section = _METRIC_SECTIONS[key]
-        if values is not None and isinstance(values, Mapping) and not values:
-            raise ValueError(f"{key} is an empty dict; pass None if it was not measured")
-        if values is None:
-            missing.append(f"{section}: all metrics")
-            body = _not_measured_block(section, reasons.get(key))
-        else:
-            body = _metric_table(values, section, missing)
-            measured += [(n, f"{n} ({section.lower()})", float(v)) for n, v in values.items() if not _is_missing(v)]
-        sections[section] = "\n\n".join(p for p in (notes.get(key, "").strip(), body) if p)
-
-    fair_parts = [notes.get("fairness", "").strip()]
-    if fairness is None:
-        missing.append("Fairness by group: all metrics")
-        fair_parts.append(_not_measured_block("Fairness by group", reasons.get("fairness")))
-        if fairness_groups is not None:
-            raise ValueError("fairness_groups was given but fairness is None; pass the summary metrics too")
-    else:
-        tables = []
-        if _is_flat_metrics(fairness):
-            if not fairness:
-                raise ValueError("fairness is an empty dict; pass None if it was not measured")
-            tables.append(_metric_table(fairness, "Fairness by group", missing))
-            measured += [(n, f"{n} (fairness)", float(v)) for n, v in fairness.items() if not _is_missing(v)]
-        else:
-            if fairness_groups is not None:
-                raise ValueError("fairness is already a per-group table; pass summary metrics as fairness "
-                    "and the table as fairness_groups")
-            fairness_groups, fairness = fairness, None
-        if fairness_groups is not None:
-            frame = _fairness_frame(fairness_groups)
-            tables.append(_fairness_table(frame, missing))
-            for group, row in frame.iterrows():
-                measured += [(m, f"{m} ({group})", float(v)) for m, v in row.items() if not _is_missing(v)]
-        fair_parts += tables
-    sections["Fairness by group"] = "\n\n".join(p for p in fair_parts if p)
-
+    records = {
+        key: _metric_section(key, values, notes.get(key, "").strip(), reasons.get(key))
+        for key, values in (("evaluation", evaluation), ("calibration", calibration), ("ood", ood))
+    }
+    records["fairness"] = _fairness_section(
+        fairness, fairness_groups, notes.get("fairness", "").strip(), reasons.get("fairness")
+    )
+    for key, record in records.items():
+        sections[_METRIC_SECTIONS[key]] = record.body
+    # the order of the model-index entries and of the warning: evaluation, calibration,
+    # OOD, then fairness
+    missing = [m for r in records.values() for m in r.missing]
+    measured = [m for r in records.values() for m in r.measured]
     sections["Limitations"] = _text(limitations, "limitations")
     sections["Ethical considerations"] = _text(ethical_considerations, "ethical_considerations")
     sections["How to cite"] = f"```bibtex\n{citation.strip()}\n```"

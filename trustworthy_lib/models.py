@@ -27,7 +27,7 @@ from trustworthy_lib._cache import (
     sha256_file,
     write_text_atomic,
 )
-from trustworthy_lib.utils import get_device
+from trustworthy_lib.utils import eval_mode, get_device
 
 __all__ = [
     "cache_dir",
@@ -191,12 +191,8 @@ def extract_features(model: nn.Module, x, batch_size: int = 2048, device=None) -
 def _batched(model, fn, x, batch_size, device) -> np.ndarray:
     x = _as_tensor(x)
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = [fn(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(out).numpy()
 
 

@@ -44,6 +44,7 @@ from trustworthy_lib._validation import (
     check_positive_int,
     check_same_length,
 )
+from trustworthy_lib.utils import eval_mode
 
 __all__ = [
     "cached_layer_embeddings",
@@ -168,9 +169,7 @@ def _pooled_hidden_states(model, tokenizer, texts, layers, batch_size, max_lengt
     n_states = _num_hidden_states(model)
     device = next(model.parameters()).device
     out = None
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         total = -(-len(texts) // batch_size)
         for idx, enc in tqdm(_batches(tokenizer, texts, batch_size, max_length), total=total, desc=desc,
                              disable=not progress):
@@ -182,8 +181,6 @@ def _pooled_hidden_states(model, tokenizer, texts, layers, batch_size, max_lengt
             if out is None:
                 out = np.empty((len(layers), len(texts), pooled.shape[-1]), dtype=np.float32)
             out[:, idx] = pooled
-    finally:
-        model.train(was_training)
     return out
 
 

@@ -25,6 +25,7 @@ from trustworthy_lib.uncertainty import (
     mc_dropout_samples,
     variance_decomposition,
 )
+from trustworthy_lib.utils import eval_mode
 
 __all__ = [
     "GAPS",
@@ -350,12 +351,8 @@ def _grid(x) -> torch.Tensor:
 def predict_mean(model: MLPEnsemble, x) -> np.ndarray:
     """The (first) output of every member in eval mode, averaged over members: shape (N,)."""
     device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = model(_grid(x).to(device))[..., 0].cpu().numpy()
-    finally:
-        model.train(was)
     return out.mean(axis=0).astype(np.float64)
 
 
@@ -382,12 +379,8 @@ def predict_gaussian(model: MLPEnsemble, x):
     their means (zero for a single net), as in Lakshminarayanan et al. (2017).
     """
     device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         mean, var = model.mean_var(_grid(x).to(device))
-    finally:
-        model.train(was)
     return variance_decomposition(mean.cpu().numpy(), var.cpu().numpy())
 
 

@@ -34,6 +34,7 @@ from trustworthy_lib._validation import (
     check_finite,
     check_positive_int,
 )
+from trustworthy_lib.utils import eval_mode
 
 __all__ = [
     "clamped_exp",
@@ -476,15 +477,10 @@ def dropout_active(model: nn.Module):
     Batch-norm and every other layer stay in evaluation mode (running statistics are used
     and not updated). On exit each submodule gets back exactly the mode it had before.
     """
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
+    with eval_mode(model):
         for m in _dropout_modules(model):
             m.train()
         yield model
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
 
 
 def _as_input(x) -> torch.Tensor:
@@ -520,13 +516,10 @@ def mc_dropout_samples(model: nn.Module, x, n_samples: int, *, trunk: nn.Module 
     x = _as_input(x)
     device = next(model.parameters()).device
     if trunk is not None:
-        trunk_mode = {m: m.training for m in trunk.modules()}
-        trunk.eval()
-        try:
-            x = torch.cat([trunk(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
-        finally:
-            for m, mode in trunk_mode.items():
-                m.training = mode
+        with eval_mode(trunk):
+            x = torch.cat(
+                [trunk(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+            )
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
             torch.manual_seed(seed)
