@@ -224,3 +224,21 @@ def test_temperature_scaler_bad_input():
         ts.fit(np.array([[2.0, -1.0], [0.0, 1.0]]), [0, 1, 1])
     with pytest.raises(ValueError, match="max_iter"):
         TemperatureScaler(max_iter=0)
+
+
+def test_reliability_diagram_draws_confidence_one_in_the_last_bar():
+    import matplotlib.pyplot as plt
+
+    # 4 rows with confidence exactly 1 (3 right, 1 wrong) and 4 rows at 0.95 (2 right)
+    probs = np.array([[1.0, 0.0]] * 4 + [[0.95, 0.05]] * 4)
+    labels = np.array([0, 0, 0, 1] + [0, 0, 1, 1])
+    bins = calibration_bins(probs, labels, n_bins=10)
+    assert bins.count[10] == 4 and bins.count[9] == 4  # the extra bin holds confidence 1
+    ax = reliability_diagram(probs, labels, n_bins=10)
+    bars = ax.containers[0]
+    assert len(bars) == 1  # one bar: [0.9, 1.0] with the confidence-1 rows folded in
+    assert bars[0].get_x() == pytest.approx(0.9)
+    assert bars[0].get_height() == pytest.approx(5 / 8)  # (3 + 2) right out of 8
+    gap = ax.containers[1][0]
+    assert gap.get_y() + gap.get_height() == pytest.approx((4 * 1.0 + 4 * 0.95) / 8)
+    plt.close("all")

@@ -222,3 +222,34 @@ def test_rank_correlation():
     assert np.isnan(rank_correlation(a, np.ones_like(a)))
     with pytest.raises(ValueError, match="different shapes"):
         rank_correlation(a, b[:5])
+
+
+def test_grad_cam_plus_plus_matches_the_formula_computed_by_hand():
+    # A net whose feature maps have the input's size, so no resizing is involved and the
+    # map can be compared pixel by pixel with the paper's weights written out here.
+    torch.manual_seed(0)
+    features = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU())
+    # a linear read-out of every pixel, so the gradient differs from pixel to pixel
+    head = nn.Sequential(nn.Flatten(), nn.Linear(6 * 8 * 8, 3))
+    model = nn.Sequential(features, head).eval()
+    x = torch.randn(1, 3, 8, 8)
+    target = 2
+
+    acts = features(x).detach().requires_grad_(True)
+    score = head(acts)[0, target]
+    (g,) = torch.autograd.grad(score, acts)
+    a, g = acts.detach().double(), g.double()
+    # alpha_ij^k = g^2 / (2 g^2 + sum_ab A_ab^k g^3), 0 where the gradient is 0; the
+    # 1e-6 in the denominator is pytorch-grad-cam's stabiliser (the paper has none)
+    denom = 2 * g**2 + a.sum(dim=(2, 3), keepdim=True) * g**3 + 1e-6
+    alpha = torch.where(g != 0, g**2 / denom, 0.0)
+    w = (alpha * torch.relu(g)).sum(dim=(2, 3), keepdim=True)  # w_k
+    cam = torch.relu((w * a).sum(dim=1))[0]
+    cam = (cam - cam.min()) / (cam.max() - cam.min())
+    assert (g.abs() > 1e-2).float().mean() > 0.5  # gradients far above the stabiliser
+
+    ours = grad_cam_plus_plus(model, x, target_class=target, target_layer=features[1])
+    assert ours.shape == (8, 8)
+    np.testing.assert_allclose(ours, cam.numpy(), atol=1e-5)
+    # and it is not plain Grad-CAM on this input
+    assert not np.allclose(ours, gradcam(model, x, target, features[1]), atol=1e-3)
