@@ -8,9 +8,15 @@ import torch
 from trustworthy_lib import get_device, seed_everything
 
 
-def test_get_device_follows_cuda_availability():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
+@pytest.mark.parametrize("available, expected", [(True, "cuda"), (False, "cpu")])
+def test_get_device_follows_cuda_availability(monkeypatch, available, expected):
+    monkeypatch.delenv("TRUSTWORTHY_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
     assert get_device().type == expected
+    assert get_device("auto").type == expected
+    if not available:
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            get_device("cuda")
 
 
 def test_get_device_forced_cpu_and_bad_names(monkeypatch):
