@@ -136,6 +136,21 @@ def binary_logits(decision):
 # Distance-based detectors
 
 
+def _features_to_score(detector, fitted: bool, features, how: str) -> np.ndarray:
+    """Checked features for a fitted distance detector, of the dimension it was fitted on."""
+    if not fitted:
+        raise NotFittedError(
+            f"this {type(detector).__name__} detector is not fitted yet: call {how} first"
+        )
+    x = check_features(features)
+    if x.shape[1] != detector.n_features_in_:
+        raise ValueError(
+            f"features have {x.shape[1]} dimensions but the detector was fitted on "
+            f"{detector.n_features_in_}; score features from the same layer of the same model"
+        )
+    return x
+
+
 class Mahalanobis:
     r"""Mahalanobis-distance detector on features (Lee et al., 2018).
 
@@ -265,14 +280,7 @@ class Mahalanobis:
 
     def score(self, features) -> np.ndarray:
         """Return the Mahalanobis distance of each row to its closest class mean (larger = OOD)."""
-        if self.means_ is None:
-            raise NotFittedError("this Mahalanobis detector is not fitted yet: call fit(id_features, labels) first")
-        x = check_features(features)
-        if x.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"features have {x.shape[1]} dimensions but the detector was fitted on {self.n_features_in_}; "
-                "score features from the same layer of the same model"
-            )
+        x = _features_to_score(self, self.means_ is not None, features, "fit(id_features, labels)")
         dtype = torch.float32 if x.dtype == np.float32 else torch.float64
         origin, whiten, centres = (t.to(dtype) for t in (self._origin, self._whiten, self._centres))
         w = (torch.as_tensor(x) - origin) @ whiten  # (N, r): one matrix product for all classes
@@ -379,14 +387,7 @@ class KNN:
 
     def score(self, features) -> np.ndarray:
         """Return the distance of each row to its k-th nearest training feature (larger = OOD)."""
-        if self._bank is None:
-            raise NotFittedError("this KNN detector is not fitted yet: call fit(id_features) first")
-        x = check_features(features)
-        if x.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"features have {x.shape[1]} dimensions but the detector was fitted on {self.n_features_in_}; "
-                "score features from the same layer of the same model"
-            )
+        x = _features_to_score(self, self._bank is not None, features, "fit(id_features)")
         dtype = torch.float32 if (x.dtype == np.float32 and self._bank.dtype == torch.float32) else torch.float64
         bank, bank_sq = self._bank.to(dtype), self._bank_sq.to(dtype)
         out = []
