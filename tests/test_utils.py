@@ -79,7 +79,6 @@ def test_chapter_seed_rejects_bad_values(monkeypatch, bad):
 
 
 def test_eval_mode_restores_each_submodule_exactly():
-    import torch
     from torch import nn
 
     from trustworthy_lib.utils import eval_mode
