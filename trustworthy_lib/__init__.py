@@ -55,6 +55,13 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``predict_gaussian``, ``predict_mc_dropout``, ``predict_mean``,
   ``select_mc_dropout_tau``, ``shade_data_regions``, ``StackedLinear``,
   ``torch_threads``, ``toy_regressor``, ``true_function``
+* :mod:`trustworthy_lib.luq` -- Lightning UQ Box glue: dictionary batches, quiet
+  training, cached modules:
+  ``INPUT_KEY``, ``TARGET_KEY``, ``dict_loader``, ``DictDataModule``, ``DictDataset``,
+  ``fit_quietly``, ``HalfMSE``, ``luq_deep_ensemble``, ``luq_train_or_load``,
+  ``member_as_sequential``, ``predict_dict``, ``quiet_lightning``, ``quiet_trainer``,
+  ``regression_report``, ``SoftplusLogVariance``, ``test_quietly``, ``timed_predict``,
+  ``train_luq``
 * :mod:`trustworthy_lib.uncertainty` -- MC dropout, ensembles, evidential losses and
   uncertainty decompositions:
   ``clamped_exp``, ``dirichlet_entropy_decomposition``, ``dirichlet_probs``,
@@ -76,6 +83,9 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   distance-based OOD detection:
   ``ContrastiveCNN``, ``augment``, ``contrastive_cnn``,
   ``supervised_contrastive_loss``, ``train_contrastive``
+* :mod:`trustworthy_lib.toy` -- the 2-D toy classification problem and rings far from
+  its data:
+  ``CLUSTER_CENTRES``, ``ring``, ``three_clusters``
 * :mod:`trustworthy_lib.ood` -- OOD scores from logits and distance-based detectors
   (torch):
   ``KNN``, ``Mahalanobis``, ``binary_logits``, ``energy_score``, ``max_logit_score``,
