@@ -187,8 +187,10 @@ def test_train_probe_learns_and_checks_input():
         train_probe(bad, y)
     with pytest.raises(ValueError, match=r"2-D array of shape \(N, D\)"):
         train_probe(emb, y)
-    with pytest.raises(ValueError, match="integer class ids"):
-        train_probe(emb[1], y.astype(float))
+    # integral floats are class ids (the package's one rule); fractions are not
+    train_probe(emb[1], y.astype(float))
+    with pytest.raises(ValueError, match="integer class indices"):
+        train_probe(emb[1], y + 0.5)
 
 
 def test_wilson_interval_inverts_the_score_test():
