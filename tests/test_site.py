@@ -32,7 +32,6 @@ import re
 import shutil
 import socketserver
 import subprocess
-import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
