@@ -69,6 +69,14 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``entropy_decomposition``, ``evidential_loss``, ``EvidentialCriterion``,
   ``gaussian_nll``, ``maxnorm_loss``, ``mc_dropout_predict``, ``mc_dropout_samples``,
   ``mc_dropout_tau``, ``variance_decomposition``
+* :mod:`trustworthy_lib.conformal` -- split conformal prediction: quantiles, prediction
+  sets, coverage:
+  ``METHODS``, ``PrefitProbabilities``, ``SplitConformalClassifier``,
+  ``SplitConformalRegressor``, ``area_under_risk_coverage``,
+  ``classification_scores``, ``conformal_quantile``, ``coverage``,
+  ``coverage_by_group``, ``coverage_over_splits``, ``group_coverage_over_splits``,
+  ``mean_set_size``, ``mean_width``, ``quantile_rank``, ``risk_coverage_curve``,
+  ``threshold_for_accuracy``
 * :mod:`trustworthy_lib.calibration` -- ECE, reliability diagrams, proper scores and
   temperature scaling:
   ``brier_score``, ``calibration_bins``, ``CalibrationBins``, ``check_probabilities``,
@@ -95,6 +103,12 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``METRIC_NAMES``, ``OOD_LABEL``, ``detector_table``, ``fpr_at_tpr``,
   ``ood_confusion_matrix``, ``ood_metrics``, ``ood_threshold_sweep``,
   ``threshold_at_tpr``
+* :mod:`trustworthy_lib.ood_benchmark` -- the Fashion-MNIST OOD benchmark sets, pixel
+  baselines and AUROC differences:
+  ``FAR_OOD_CLASSES``, ``ID_CLASSES``, ``NEAR_OOD_CLASSES``, ``OOD_SET_NAMES``,
+  ``OODBenchmark``, ``auroc_difference``, ``bootstrap_auroc``,
+  ``cnn_features_and_logits``, ``load_ood_benchmark``, ``pixel_logistic_regression``,
+  ``pixel_logits``
 * :mod:`trustworthy_lib.modelcard` -- building, validating and rendering model cards:
   ``LESSON_CHECKLIST``, ``NOT_MEASURED``, ``REQUIRED_METADATA``,
   ``REQUIRED_SECTIONS``, ``build_model_card``, ``card_sections``, ``card_to_html``,
