@@ -52,7 +52,11 @@ def main() -> int:
     def loop_sweep():
         return [
             group_metrics(
-                y, (scores > t).astype(int), protected, undefined="nan", metrics=ALL_METRICS
+                y,
+                (scores > t).astype(int),
+                protected,
+                undefined="nan",
+                metrics=ALL_METRICS,
             )
             for t in thresholds
         ]

@@ -49,7 +49,9 @@ def test_fashion_mnist_default_split():
 def test_fashion_mnist_all_test_classes_and_far_ood():
     s = data.load_fashion_mnist(id_classes=(0, 1), ood_classes=(2, 3, 4, 6, 7, 8, 9))
     assert s.x_ood.shape == (7000, 28, 28)
-    assert np.bincount(s.y_ood, minlength=10)[[2, 3, 4, 6, 7, 8, 9]].tolist() == [1000] * 7
+    assert (
+        np.bincount(s.y_ood, minlength=10)[[2, 3, 4, 6, 7, 8, 9]].tolist() == [1000] * 7
+    )
     all10 = data.load_fashion_mnist(id_classes=range(10), ood_classes=())
     assert np.bincount(all10.y_test).tolist() == [1000] * 10
     assert np.bincount(all10.y_train).tolist() == [6000, 6000] + [500] * 8
@@ -65,7 +67,10 @@ def test_fashion_mnist_train_per_class():
     "kwargs, match",
     [
         ({"id_classes": (0, 10)}, "unknown Fashion-MNIST class id"),
-        ({"id_classes": (0, 1), "ood_classes": (1,)}, "both id_classes and ood_classes"),
+        (
+            {"id_classes": (0, 1), "ood_classes": (1,)},
+            "both id_classes and ood_classes",
+        ),
         ({"id_classes": ()}, "at least one class"),
         ({"train_per_class": 0}, "train_per_class"),
     ],
@@ -129,7 +134,9 @@ def test_corrupted_file_is_reported(pack_copy):
     blob = bytearray(target.read_bytes())
     blob[100] ^= 0xFF
     target.write_bytes(bytes(blob))
-    with pytest.raises(data.DataFileError, match="corrupted or was changed.*git checkout -- data/"):
+    with pytest.raises(
+        data.DataFileError, match="corrupted or was changed.*git checkout -- data/"
+    ):
         data.load_meps()
 
 
@@ -173,9 +180,14 @@ def test_propublica_compas_subset():
     assert len(everyone) == 6172
     two = propublica_compas()
     assert len(two) == 5278 and set(two.race) == {"African-American", "Caucasian"}
-    assert two.days_b_screening_arrest.abs().max() <= 30 and (two.c_charge_degree != "O").all()
+    assert (
+        two.days_b_screening_arrest.abs().max() <= 30
+        and (two.c_charge_degree != "O").all()
+    )
     assert two.groupby("race").two_year_recid.mean().round(3).to_dict() == {
-        "African-American": 0.523, "Caucasian": 0.391}  # ProPublica's base rates
+        "African-American": 0.523,
+        "Caucasian": 0.391,
+    }  # ProPublica's base rates
     with pytest.raises(ValueError, match=r"race value\(s\) \['Martian'\] do not occur"):
         propublica_compas(races=["Martian"])
     with pytest.raises(ValueError, match="lacks the COMPAS column"):
@@ -201,7 +213,9 @@ def test_make_meps_task_on_the_real_extract():
 def test_make_meps_task_codes_and_splits_a_synthetic_table():
     rng = np.random.default_rng(0)
     n = 100
-    df = pd.DataFrame({c: rng.integers(0, 2, n).astype(float) for c in data.MEPS_FEATURES})
+    df = pd.DataFrame(
+        {c: rng.integers(0, 2, n).astype(float) for c in data.MEPS_FEATURES}
+    )
     df["income"] = np.arange(n, dtype=float)  # unique, to track rows
     df["blhisp"] = rng.integers(0, 2, n).astype(float)
     df["drugexp"] = rng.permutation(n) * 10.0
@@ -211,8 +225,12 @@ def test_make_meps_task_codes_and_splits_a_synthetic_table():
     assert [len(task.train), len(task.val), len(task.test)] == [50, 30, 20]
     merged = together.merge(df[["income", "blhisp", "drugexp"]], on="income")
     np.testing.assert_array_equal(merged.not_blhisp, 1 - merged.blhisp)
-    np.testing.assert_array_equal(merged.high_drugexp, (merged.drugexp > task.cutoff).astype(int))
-    assert task.cutoff == np.quantile(df.drugexp.to_numpy()[task.train.income.astype(int)], 0.8)
+    np.testing.assert_array_equal(
+        merged.high_drugexp, (merged.drugexp > task.cutoff).astype(int)
+    )
+    assert task.cutoff == np.quantile(
+        df.drugexp.to_numpy()[task.train.income.astype(int)], 0.8
+    )
     with pytest.raises(ValueError, match=r"lacks the MEPS column\(s\) \['blhisp'\]"):
         make_meps_task(df.drop(columns="blhisp"))
     with pytest.raises(ValueError, match="fractions must be three positive numbers"):

@@ -29,8 +29,12 @@ def test_imports_and_runs_without_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(round(ood_metrics([0.1, 0.2, 0.3], [0.25, 0.9])["auroc"], 4))
-    assert out.stdout.strip() == "0.8333"  # 5 of the 6 (OOD, ID) pairs are ordered right
+    assert out.stdout.strip() == str(
+        round(ood_metrics([0.1, 0.2, 0.3], [0.25, 0.9])["auroc"], 4)
+    )
+    assert (
+        out.stdout.strip() == "0.8333"
+    )  # 5 of the 6 (OOD, ID) pairs are ordered right
 
 
 def test_ood_threshold_sweep_without_ood_samples():

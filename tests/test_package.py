@@ -20,7 +20,9 @@ def test_every_public_module_has_all_and_its_names_exist():
         module = importlib.import_module(f"trustworthy_lib.{name}")
         assert hasattr(module, "__all__"), f"trustworthy_lib.{name} has no __all__"
         missing = [n for n in module.__all__ if not hasattr(module, n)]
-        assert not missing, f"trustworthy_lib.{name}.__all__ lists missing names {missing}"
+        assert not missing, (
+            f"trustworthy_lib.{name}.__all__ lists missing names {missing}"
+        )
 
 
 def test_package_docstring_lists_every_module_and_public_name():
@@ -29,7 +31,11 @@ def test_package_docstring_lists_every_module_and_public_name():
         header = f":mod:`trustworthy_lib.{name}`"
         assert header in doc, f"the package docstring does not describe {name}"
         start = doc.index(header)
-        end = min(i for i in (doc.find("* :mod:", start + 1), doc.find("\n\n", start)) if i > 0)
+        end = min(
+            i
+            for i in (doc.find("* :mod:", start + 1), doc.find("\n\n", start))
+            if i > 0
+        )
         listed = set(re.findall(r"``(\w+)``", doc[start:end]))
         module = importlib.import_module(f"trustworthy_lib.{name}")
         assert set(module.__all__) == listed, name

@@ -96,4 +96,6 @@ def test_eval_mode_restores_each_submodule_exactly():
             raise RuntimeError("boom")
     except RuntimeError:
         pass
-    assert [m.training for m in model.modules()] == before  # restored after an error too
+    assert [
+        m.training for m in model.modules()
+    ] == before  # restored after an error too

@@ -55,7 +55,9 @@ def atomic_path(path: Path | str, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp)
     try:

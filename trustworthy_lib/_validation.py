@@ -55,7 +55,9 @@ class NotFittedError(RuntimeError, ValueError):
 
 def to_numpy(x) -> np.ndarray:
     """``x`` as a NumPy array; torch tensors are detached and moved to the CPU."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
+    if hasattr(x, "detach") and hasattr(
+        x, "cpu"
+    ):  # a torch tensor, without importing torch
         x = x.detach().cpu().numpy()
     elif isinstance(x, (pd.Series, pd.Index)):
         x = x.to_numpy()
@@ -129,7 +131,9 @@ def check_binary(x, name: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def check_class_labels(x, name: str = "labels", num_classes: int | None = None) -> np.ndarray:
+def check_class_labels(
+    x, name: str = "labels", num_classes: int | None = None
+) -> np.ndarray:
     """A 1-D int64 array of class indices ``0..num_classes-1``.
 
     Integral floats (``2.0``) are accepted; fractions, NaN and infinity are not.
@@ -176,7 +180,9 @@ def _matrix(x, name: str, what: str, min_cols: int) -> np.ndarray:
             f"{min_cols} classes"
         )
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values; check how it was computed")
+        raise ValueError(
+            f"{name} contains NaN or infinite values; check how it was computed"
+        )
     return arr
 
 

@@ -103,9 +103,18 @@ def calibration_bins(probs, labels, n_bins: int = 15) -> CalibrationBins:
     conf = conf.double().numpy()
     count = np.bincount(idx, minlength=n_bins + 1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.nan_to_num(np.bincount(idx, weights=conf, minlength=n_bins + 1) / count)
-        mean_acc = np.nan_to_num(np.bincount(idx, weights=correct, minlength=n_bins + 1) / count)
-    return CalibrationBins(edges=edges.double().numpy(), count=count, confidence=mean_conf, accuracy=mean_acc)
+        mean_conf = np.nan_to_num(
+            np.bincount(idx, weights=conf, minlength=n_bins + 1) / count
+        )
+        mean_acc = np.nan_to_num(
+            np.bincount(idx, weights=correct, minlength=n_bins + 1) / count
+        )
+    return CalibrationBins(
+        edges=edges.double().numpy(),
+        count=count,
+        confidence=mean_conf,
+        accuracy=mean_acc,
+    )
 
 
 def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
@@ -126,7 +135,14 @@ def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
     return float(np.sum(bins.count / bins.n * np.abs(bins.accuracy - bins.confidence)))
 
 
-def reliability_diagram(probs, labels, n_bins: int = 15, ax=None, title: str | None = None, label: str = "model"):
+def reliability_diagram(
+    probs,
+    labels,
+    n_bins: int = 15,
+    ax=None,
+    title: str | None = None,
+    label: str = "model",
+):
     """Draw a reliability diagram: accuracy against confidence per bin, with the gap to the diagonal.
 
     Bars show each bin's accuracy; red hatched boxes show the gap between accuracy and the
@@ -153,11 +169,29 @@ def reliability_diagram(probs, labels, n_bins: int = 15, ax=None, title: str | N
     left = bins.edges[:m]
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
-    ax.bar(left[filled], acc[filled], width=width, align="edge", color="tab:blue", edgecolor="black",
-           linewidth=0.5, label=f"{label}: accuracy per bin")
-    ax.bar(left[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width, align="edge",
-           color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//", linewidth=0.5,
-           label=f"gap to mean confidence (ECE = {100 * ece:.2f} %)")
+    ax.bar(
+        left[filled],
+        acc[filled],
+        width=width,
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.5,
+        label=f"{label}: accuracy per bin",
+    )
+    ax.bar(
+        left[filled],
+        conf[filled] - acc[filled],
+        bottom=acc[filled],
+        width=width,
+        align="edge",
+        color="tab:red",
+        alpha=0.3,
+        edgecolor="tab:red",
+        hatch="//",
+        linewidth=0.5,
+        label=f"gap to mean confidence (ECE = {100 * ece:.2f} %)",
+    )
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -176,7 +210,9 @@ def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
     probability is below ``eps``.
     """
     p, y = check_probabilities(probs, labels)
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y].astype(np.float64), eps, None))))
+    return float(
+        -np.mean(np.log(np.clip(p[np.arange(len(y)), y].astype(np.float64), eps, None)))
+    )
 
 
 def brier_score(probs, labels) -> float:
@@ -219,14 +255,18 @@ class TemperatureScaler:
     def fit(self, logits, labels) -> TemperatureScaler:
         z = _check_logits(logits)
         row_sums = z.sum(dim=1)
-        if bool(((z >= 0) & (z <= 1)).all()) and bool((row_sums - 1).abs().max() < PROB_TOL):
+        if bool(((z >= 0) & (z <= 1)).all()) and bool(
+            (row_sums - 1).abs().max() < PROB_TOL
+        ):
             raise ValueError(
                 "the logits look like probabilities (every row is in [0, 1] and sums to 1); temperature "
                 "scaling works on logits, so pass the model's raw outputs (or np.log(probs))"
             )
         y = torch.from_numpy(_check_labels(labels, z.shape[0], z.shape[1], "logits"))
         log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=self.max_iter, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(
+            [log_t], lr=0.5, max_iter=self.max_iter, line_search_fn="strong_wolfe"
+        )
 
         def closure():
             opt.zero_grad()

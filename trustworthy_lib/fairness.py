@@ -130,7 +130,9 @@ def _check_metric_names(metrics) -> tuple[str, ...]:
     names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     unknown = [m for m in names if m not in ALL_METRICS]
     if unknown or not names:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}")
+        raise ValueError(
+            f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}"
+        )
     return names
 
 
@@ -252,9 +254,7 @@ def _metrics_from_counts(C: np.ndarray) -> dict[str, np.ndarray]:
 def _prepare(y_true, y_pred, protected, privileged):
     """Checked 0/1 arrays and group codes; ``y_true=None`` stands for "labels unused"."""
     y_pred = check_binary(y_pred, "y_pred")
-    y_true = (
-        np.zeros_like(y_pred) if y_true is None else check_binary(y_true, "y_true")
-    )
+    y_true = np.zeros_like(y_pred) if y_true is None else check_binary(y_true, "y_true")
     protected = check_group_labels(protected, "protected")
     check_same_length(y_true=y_true, y_pred=y_pred, protected=protected)
     return y_true, y_pred, _group_codes(protected, privileged)
@@ -450,7 +450,9 @@ def bootstrap_group_metrics(
         replicates[name] = reps
         bad = np.isnan(reps).sum(axis=0)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: NaN bounds
+            warnings.simplefilter(
+                "ignore", RuntimeWarning
+            )  # all-NaN column: NaN bounds
             lo, hi = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
         for j, k in enumerate(METRIC_NAMES):
             rows.append((name, k, estimates[name][k], lo[j], hi[j], int(bad[j])))
@@ -480,12 +482,20 @@ def chouldechova_fpr(base_rate, ppv, fnr):
         ("fnr", f, (f >= 0) & (f <= 1)),
     ):
         if not np.all(ok):
-            raise ValueError(f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}")
+            raise ValueError(
+                f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}"
+            )
     out = p / (1 - p) * (1 - q) / q * (1 - f)
     if out.ndim == 0:
         return float(out)
-    index = next((v.index for v in (base_rate, ppv, fnr) if isinstance(v, pd.Series)), None)
-    return pd.Series(out, index=index, name="fpr") if index is not None and len(index) == len(out) else out
+    index = next(
+        (v.index for v in (base_rate, ppv, fnr) if isinstance(v, pd.Series)), None
+    )
+    return (
+        pd.Series(out, index=index, name="fpr")
+        if index is not None and len(index) == len(out)
+        else out
+    )
 
 
 def generalized_error_rates(scores, y_true, protected) -> pd.DataFrame:
@@ -545,13 +555,23 @@ def threshold_optimizer_rules(optimizer) -> pd.DataFrame:
     rules = _fitted_rules(optimizer)
     rows = []
     for g, r in rules.items():
-        row = {"group": g, "p0": float(r.p0), "operation0": repr(r.operation0), "p1": float(r.p1),
-               "operation1": repr(r.operation1)}
+        row = {
+            "group": g,
+            "p0": float(r.p0),
+            "operation0": repr(r.operation0),
+            "p1": float(r.p1),
+            "operation1": repr(r.operation1),
+        }
         if r.operation0.operator == ">" and r.operation1.operator == ">":
             (t_lo, p_lo), (t_hi, p_hi) = sorted(
-                [(r.operation0.threshold, r.p0), (r.operation1.threshold, r.p1)], key=lambda tp: tp[0]
+                [(r.operation0.threshold, r.p0), (r.operation1.threshold, r.p1)],
+                key=lambda tp: tp[0],
             )
-            row.update(threshold_low=float(t_lo), threshold_high=float(t_hi), p_between=float(p_lo))
+            row.update(
+                threshold_low=float(t_lo),
+                threshold_high=float(t_hi),
+                p_between=float(p_lo),
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index("group")
 
@@ -604,7 +624,9 @@ def positive_probability(optimizer, scores, protected) -> np.ndarray:
         if "p_ignore" in r:
             p = r.p_ignore * r.prediction_constant + (1 - r.p_ignore) * p
         prob[m] = p
-    if np.isnan(prob).any():  # cannot happen after the check above; never return a guess
+    if np.isnan(
+        prob
+    ).any():  # cannot happen after the check above; never return a guess
         raise RuntimeError("some people matched no group rule; please report this bug")
     return prob
 
@@ -640,15 +662,22 @@ def quiet_import_warnings():
         root.setLevel(level)
 
 
-def aif360_groups(protected: str, privileged=1, unprivileged=0) -> dict[str, list[dict]]:
+def aif360_groups(
+    protected: str, privileged=1, unprivileged=0
+) -> dict[str, list[dict]]:
     """AIF360's group arguments for a binary protected column, ready to unpack with ``**``.
 
     >>> aif360_groups("not_blhisp")
     {'unprivileged_groups': [{'not_blhisp': 0}], 'privileged_groups': [{'not_blhisp': 1}]}
     """
     if privileged == unprivileged:
-        raise ValueError(f"privileged and unprivileged must differ; both are {privileged!r}")
-    return {"unprivileged_groups": [{protected: unprivileged}], "privileged_groups": [{protected: privileged}]}
+        raise ValueError(
+            f"privileged and unprivileged must differ; both are {privileged!r}"
+        )
+    return {
+        "unprivileged_groups": [{protected: unprivileged}],
+        "privileged_groups": [{protected: privileged}],
+    }
 
 
 def to_binary_label_dataset(
@@ -685,14 +714,22 @@ def to_binary_label_dataset(
         raise InputTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     if len(df) == 0:
         raise ValueError("df is empty; pass at least one row")
-    features = [c for c in df.columns if c != label] if features is None else list(features)
+    features = (
+        [c for c in df.columns if c != label] if features is None else list(features)
+    )
     if protected not in features:
         features.append(protected)
     weight_col = "__instance_weight__"
-    needed = features + [label] + ([instance_weights] if isinstance(instance_weights, str) else [])
+    needed = (
+        features
+        + [label]
+        + ([instance_weights] if isinstance(instance_weights, str) else [])
+    )
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"column(s) {missing} are not in df; its columns are {list(df.columns)}")
+        raise ValueError(
+            f"column(s) {missing} are not in df; its columns are {list(df.columns)}"
+        )
     out = df[features + [label]].copy()
     non_numeric = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]
     if non_numeric:
@@ -702,7 +739,9 @@ def to_binary_label_dataset(
         )
     nan_cols = out.columns[out.isna().any()].tolist()
     if nan_cols:
-        raise ValueError(f"column(s) {nan_cols} contain missing values; drop or impute them first")
+        raise ValueError(
+            f"column(s) {nan_cols} contain missing values; drop or impute them first"
+        )
     bad = sorted(set(out[label].unique()) - {favorable_label, unfavorable_label})
     if bad:
         raise ValueError(
@@ -717,7 +756,9 @@ def to_binary_label_dataset(
         w = check_finite(w, "instance_weights")
         check_same_length(df=out[label].to_numpy(), instance_weights=w)
         out[weight_col] = w
-    _group_codes(out[protected].to_numpy(), privileged)  # two groups, privileged present
+    _group_codes(
+        out[protected].to_numpy(), privileged
+    )  # two groups, privileged present
     unpriv = [v for v in pd.unique(out[protected]) if v != privileged]
     return BinaryLabelDataset(
         favorable_label=favorable_label,
@@ -731,7 +772,9 @@ def to_binary_label_dataset(
     )
 
 
-def from_binary_label_dataset(dataset, weights_column: str | None = "instance_weights") -> pd.DataFrame:
+def from_binary_label_dataset(
+    dataset, weights_column: str | None = "instance_weights"
+) -> pd.DataFrame:
     """Turn an AIF360 ``BinaryLabelDataset`` back into a DataFrame.
 
     Columns are the dataset's features (protected attributes included) and its label, plus
@@ -742,11 +785,15 @@ def from_binary_label_dataset(dataset, weights_column: str | None = "instance_we
     if not hasattr(dataset, "convert_to_dataframe") or not hasattr(
         dataset, "instance_weights"
     ):
-        raise InputTypeError(f"dataset must be an AIF360 BinaryLabelDataset, got {type(dataset).__name__}")
+        raise InputTypeError(
+            f"dataset must be an AIF360 BinaryLabelDataset, got {type(dataset).__name__}"
+        )
     df, _ = dataset.convert_to_dataframe()
     if weights_column is not None:
         if weights_column in df.columns:
-            raise ValueError(f"weights_column {weights_column!r} clashes with a feature name; choose another")
+            raise ValueError(
+                f"weights_column {weights_column!r} clashes with a feature name; choose another"
+            )
         df[weights_column] = dataset.instance_weights
     return df
 
@@ -759,7 +806,9 @@ def _aif360_meps_dir() -> Path:
     """The folder where AIF360's ``MEPSDataset19`` looks for ``h181.csv``."""
     import aif360.datasets.meps_dataset_panel19_fy2015 as mod
 
-    return (Path(os.path.abspath(mod.__file__)).parent / ".." / "data" / "raw" / "meps").resolve()
+    return (
+        Path(os.path.abspath(mod.__file__)).parent / ".." / "data" / "raw" / "meps"
+    ).resolve()
 
 
 def load_meps_panel19(path: str | Path | None = None):
@@ -780,7 +829,11 @@ def load_meps_panel19(path: str | Path | None = None):
     from trustworthy_lib.data import data_dir
 
     aif_dir = _aif360_meps_dir()
-    candidates = [Path(path)] if path is not None else [aif_dir / "h181.csv", data_dir() / "h181.csv"]
+    candidates = (
+        [Path(path)]
+        if path is not None
+        else [aif_dir / "h181.csv", data_dir() / "h181.csv"]
+    )
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
         raise FileNotFoundError(
@@ -792,7 +845,8 @@ def load_meps_panel19(path: str | Path | None = None):
             "which downloads and caches h181ssp.zip and returns the scikit-learn style (X, y); or "
             "(2) follow " + str(aif_dir / "README.md") + ": download "
             "https://meps.ahrq.gov/mepsweb/data_files/pufs/h181ssp.zip, convert it to CSV "
-            "(`Rscript generate_data.R` in that folder), and put h181.csv in " + str(aif_dir)
+            "(`Rscript generate_data.R` in that folder), and put h181.csv in "
+            + str(aif_dir)
             + " or pass its path to load_meps_panel19(path). The chapters use the shipped MEPS "
             "extract, trustworthy_lib.data.load_meps(), instead."
         )
@@ -854,8 +908,13 @@ def paired_bootstrap_difference(
         raise ValueError(
             f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
         )
-    metrics = list(METRIC_NAMES) if metrics is None else [metrics] if isinstance(
-        metrics, str) else list(metrics)
+    metrics = (
+        list(METRIC_NAMES)
+        if metrics is None
+        else [metrics]
+        if isinstance(metrics, str)
+        else list(metrics)
+    )
     unknown = [m for m in metrics if m not in METRIC_NAMES]
     if unknown:
         raise ValueError(

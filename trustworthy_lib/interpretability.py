@@ -65,7 +65,9 @@ def model_complexity(model) -> int:
     try:
         check_is_fitted(est)
     except SklearnNotFittedError:
-        raise NotFittedError(f"this {type(est).__name__} is not fitted yet; call .fit(X, y) first") from None
+        raise NotFittedError(
+            f"this {type(est).__name__} is not fitted yet; call .fit(X, y) first"
+        ) from None
     if isinstance(est, LogisticRegression):
         return int(est.coef_.size + est.intercept_.size)
     if isinstance(est, DecisionTreeClassifier):
@@ -80,7 +82,9 @@ def _check_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
     X = check_features(X, f"X_{name}")
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"y_{name} must be 1-D, one label per row of X_{name}; got {y.shape}")
+        raise ValueError(
+            f"y_{name} must be 1-D, one label per row of X_{name}; got {y.shape}"
+        )
     check_same_length(**{f"X_{name}": X, f"y_{name}": y})
     classes = np.unique(y)
     if classes.size != 2:
@@ -91,7 +95,9 @@ def _check_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def accuracy_complexity_table(models: Mapping[str, object], X_train, y_train, X_test, y_test) -> pd.DataFrame:
+def accuracy_complexity_table(
+    models: Mapping[str, object], X_train, y_train, X_test, y_test
+) -> pd.DataFrame:
     """Fit each (unfitted) binary classifier and report its complexity and its scores.
 
     Parameters
@@ -110,13 +116,20 @@ def accuracy_complexity_table(models: Mapping[str, object], X_train, y_train, X_
         0.5 threshold) and ``fit_seconds``. AUROC uses ``predict_proba`` of the larger label.
     """
     if not models:
-        raise ValueError("models is empty; pass a dict such as {'logistic regression': LogisticRegression()}")
+        raise ValueError(
+            "models is empty; pass a dict such as {'logistic regression': LogisticRegression()}"
+        )
     X_train, y_train = _check_xy(X_train, y_train, "train")
     X_test, y_test = _check_xy(X_test, y_test, "test")
     if X_train.shape[1] != X_test.shape[1]:
-        raise ValueError(f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}")
+        raise ValueError(
+            f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}"
+        )
     rows = {}
-    for name, model in models.items():  # a loop over a handful of models, not over samples
+    for (
+        name,
+        model,
+    ) in models.items():  # a loop over a handful of models, not over samples
         fitted = clone(model)
         start = time.perf_counter()
         fitted.fit(X_train, y_train)
@@ -125,7 +138,9 @@ def accuracy_complexity_table(models: Mapping[str, object], X_train, y_train, X_
             "complexity": model_complexity(fitted),
             "train_auroc": roc_auc_score(y_train, fitted.predict_proba(X_train)[:, 1]),
             "test_auroc": roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]),
-            "test_balanced_accuracy": balanced_accuracy_score(y_test, fitted.predict(X_test)),
+            "test_balanced_accuracy": balanced_accuracy_score(
+                y_test, fitted.predict(X_test)
+            ),
             "fit_seconds": seconds,
         }
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -405,7 +405,12 @@ def luq_train_or_load(
         return info
 
     module, info = train_or_load(
-        name, config, build, train_and_record, directory=directory, device=device,
+        name,
+        config,
+        build,
+        train_and_record,
+        directory=directory,
+        device=device,
         code=(train,),
     )
     for attr, value in info.get("attributes", {}).items():

@@ -94,12 +94,18 @@ class ConfusionCounts:
         for name in ("tp", "fp", "fn", "tn"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be a whole number of samples, got {value!r}")
+                raise ValueError(
+                    f"{name} must be a whole number of samples, got {value!r}"
+                )
             if value < 0:
-                raise ValueError(f"{name} is a count and cannot be negative, got {value}")
+                raise ValueError(
+                    f"{name} is a count and cannot be negative, got {value}"
+                )
             object.__setattr__(self, name, int(value))
         if self.n == 0:
-            raise ValueError("all four counts are zero; a confusion matrix needs at least one sample")
+            raise ValueError(
+                "all four counts are zero; a confusion matrix needs at least one sample"
+            )
 
     @classmethod
     def from_labels(cls, y_true, y_pred) -> ConfusionCounts:
@@ -207,7 +213,9 @@ def group_confusion(
     t, p, priv = _prepare(y_true, y_pred, protected, privileged)
     C = _confusion_counts(priv, t, p).astype(np.int64)
     return {
-        name: ConfusionCounts(tp=C[g, 1, 1], fp=C[g, 0, 1], fn=C[g, 1, 0], tn=C[g, 0, 0])
+        name: ConfusionCounts(
+            tp=C[g, 1, 1], fp=C[g, 0, 1], fn=C[g, 1, 0], tn=C[g, 0, 0]
+        )
         for g, name in ((0, "unprivileged"), (1, "privileged"))
     }
 

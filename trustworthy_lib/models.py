@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 
-
 class SmallCNN(nn.Module):
     """Two conv blocks and a two-layer head, as in the lesson's Fashion-MNIST OOD episode.
 
@@ -70,7 +69,9 @@ class SmallCNN(nn.Module):
             nn.MaxPool2d(2),
             nn.Flatten(),
         )
-        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(64 * 7 * 7, hidden), nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(64 * 7 * 7, hidden), nn.ReLU()
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     @staticmethod
@@ -78,7 +79,9 @@ class SmallCNN(nn.Module):
         if x.dim() == 3:
             x = x.unsqueeze(1)
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"expected images of shape (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected images of shape (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}"
+            )
         return x
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,14 +102,20 @@ def encode_labels(y, classes) -> np.ndarray:
     classes = np.asarray(classes)
     unknown = np.setdiff1d(np.unique(y), classes)
     if unknown.size:
-        raise ValueError(f"labels contain class id(s) {unknown.tolist()} that are not in classes={classes.tolist()}")
+        raise ValueError(
+            f"labels contain class id(s) {unknown.tolist()} that are not in classes={classes.tolist()}"
+        )
     lookup = np.full(int(max(classes.max(), y.max())) + 1, -1, dtype=np.int64)
     lookup[classes] = np.arange(len(classes))
     return lookup[y]
 
 
 def _as_tensor(x, dtype=torch.float32) -> torch.Tensor:
-    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+    return (
+        x.to(dtype)
+        if isinstance(x, torch.Tensor)
+        else torch.as_tensor(np.asarray(x), dtype=dtype)
+    )
 
 
 def train_classifier(
@@ -148,7 +157,12 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     history = {"loss": [], "accuracy": []}
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=f"training {type(model).__name__}", disable=not progress, leave=False)
+    bar = tqdm(
+        range(epochs),
+        desc=f"training {type(model).__name__}",
+        disable=not progress,
+        leave=False,
+    )
     for _ in bar:
         model.train()
         order = torch.randperm(len(x), generator=gen)
@@ -165,7 +179,9 @@ def train_classifier(
             correct += (logits.argmax(1) == yb).sum().item()
         history["loss"].append(total_loss / len(x))
         history["accuracy"].append(correct / len(x))
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}")
+        bar.set_postfix(
+            loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}"
+        )
     model.eval()
     history["train_seconds"] = time.perf_counter() - start
     return history
@@ -175,13 +191,17 @@ _TRAINING_LOOPS: tuple[Callable, ...] = (train_classifier,)
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x, batch_size: int = 2048, device=None) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, x, batch_size: int = 2048, device=None
+) -> np.ndarray:
     """Return the model's logits for ``x`` as a float32 array, computed in eval mode in batches."""
     return _batched(model, model.forward, x, batch_size, device)
 
 
 @torch.no_grad()
-def extract_features(model: nn.Module, x, batch_size: int = 2048, device=None) -> np.ndarray:
+def extract_features(
+    model: nn.Module, x, batch_size: int = 2048, device=None
+) -> np.ndarray:
     """Return ``model.features(x)`` (penultimate activations) as a float32 array."""
     if not hasattr(model, "features"):
         raise TypeError(f"{type(model).__name__} has no .features() method")
@@ -190,9 +210,14 @@ def extract_features(model: nn.Module, x, batch_size: int = 2048, device=None) -
 
 def _batched(model, fn, x, batch_size, device) -> np.ndarray:
     x = _as_tensor(x)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = (
+        torch.device(device) if device is not None else next(model.parameters()).device
+    )
     with eval_mode(model):
-        out = [fn(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+        out = [
+            fn(x[i : i + batch_size].to(device)).float().cpu()
+            for i in range(0, len(x), batch_size)
+        ]
     return torch.cat(out).numpy()
 
 
@@ -268,7 +293,14 @@ def _load_verified(model: nn.Module, weights: Path, meta: Path) -> dict | None:
             )
         model.load_state_dict(load_file(str(weights)), strict=True)
         return record["info"]
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+        SafetensorError,
+    ) as err:
         warnings.warn(
             f"cached model {weights.name} is corrupt or incomplete ({err}); retraining it",
             CacheWarning,
@@ -323,7 +355,9 @@ def train_or_load(
     from safetensors.torch import save_file
 
     if "seed" not in config:
-        raise ValueError("config must include a 'seed' so that the cache key pins the weights")
+        raise ValueError(
+            "config must include a 'seed' so that the cache key pins the weights"
+        )
     device = torch.device(device) if device is not None else get_device()
     key = config_key(name, config, code=(build, train, *code))
     folder = Path(directory) if directory is not None else cache_dir()
@@ -399,14 +433,27 @@ def workbook_cnn(
     }
 
     def train(model):
-        splits = load_fashion_mnist(id_classes=id_classes, ood_classes=(), train_per_class=train_per_class)
+        splits = load_fashion_mnist(
+            id_classes=id_classes, ood_classes=(), train_per_class=train_per_class
+        )
         y = encode_labels(splits.y_train, id_classes)
         return train_classifier(
-            model, splits.x_train, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-            device=device, progress=progress,
+            model,
+            splits.x_train,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            progress=progress,
         )
 
     return train_or_load(
-        "fashion_cnn", config, lambda: SmallCNN(num_classes=len(id_classes), dropout=dropout), train,
-        directory=directory, device=device,
+        "fashion_cnn",
+        config,
+        lambda: SmallCNN(num_classes=len(id_classes), dropout=dropout),
+        train,
+        directory=directory,
+        device=device,
     )

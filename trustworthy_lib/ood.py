@@ -203,7 +203,9 @@ class Mahalanobis:
 
     def __init__(self, class_conditional: bool = True, covariance: str = "ledoit-wolf"):
         if covariance not in self._COVARIANCES:
-            raise ValueError(f"unknown covariance {covariance!r}; use one of {', '.join(self._COVARIANCES)}")
+            raise ValueError(
+                f"unknown covariance {covariance!r}; use one of {', '.join(self._COVARIANCES)}"
+            )
         self.class_conditional = bool(class_conditional)
         self.covariance = covariance
         self.means_ = None
@@ -225,29 +227,45 @@ class Mahalanobis:
                     "class_conditional=True needs the ID class labels: call fit(features, labels), "
                     "or use Mahalanobis(class_conditional=False) for a single Gaussian"
                 )
-            y = np.asarray(labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels)
+            y = np.asarray(
+                labels.detach().cpu().numpy()
+                if isinstance(labels, torch.Tensor)
+                else labels
+            )
             if y.ndim != 1 or len(y) != n:
                 raise ValueError(
                     f"labels must be 1-D with one label per feature row: got {len(y) if y.ndim else 'a scalar'} "
                     f"label(s) of shape {y.shape} for {n} feature rows"
                 )
             if not np.issubdtype(y.dtype, np.integer):
-                if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (y == np.round(y)).all():
+                if (
+                    np.issubdtype(y.dtype, np.floating)
+                    and np.isfinite(y).all()
+                    and (y == np.round(y)).all()
+                ):
                     y = y.astype(np.int64)
                 else:
-                    raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
+                    raise ValueError(
+                        f"labels must be integer class ids, got dtype {y.dtype}"
+                    )
             classes, inverse = np.unique(y, return_inverse=True)
         else:
             classes, inverse = np.array([0]), np.zeros(n, dtype=np.int64)
         if n < 2:
-            raise ValueError(f"fit needs at least 2 feature rows to estimate a covariance, got {n}")
+            raise ValueError(
+                f"fit needs at least 2 feature rows to estimate a covariance, got {n}"
+            )
         idx = torch.as_tensor(inverse.reshape(-1), dtype=torch.long)
         k = len(classes)
         onehot = torch.zeros(k, n, dtype=x.dtype)
         onehot[idx, torch.arange(n)] = 1.0
-        means = (onehot @ x) / onehot.sum(1, keepdim=True)  # (K, D), one product for all classes
+        means = (onehot @ x) / onehot.sum(
+            1, keepdim=True
+        )  # (K, D), one product for all classes
         centred = x - means[idx]
-        emp = ((centred.T @ centred) / n).double()  # the pooled (tied) maximum-likelihood covariance
+        emp = (
+            (centred.T @ centred) / n
+        ).double()  # the pooled (tied) maximum-likelihood covariance
         means = means.double()
         if self.covariance == "ledoit-wolf":
             cov, shrinkage = _ledoit_wolf(centred, emp)
@@ -263,8 +281,12 @@ class Mahalanobis:
         cutoff = evals.abs().max() * d * eps
         keep = evals > cutoff
         if not keep.any():
-            raise ValueError("the features have zero variance in every direction; the covariance cannot be inverted")
-        whiten = evecs[:, keep] / evals[keep].sqrt()  # (D, r): (z - m) @ W has identity covariance
+            raise ValueError(
+                "the features have zero variance in every direction; the covariance cannot be inverted"
+            )
+        whiten = (
+            evecs[:, keep] / evals[keep].sqrt()
+        )  # (D, r): (z - m) @ W has identity covariance
         self.classes_ = classes
         self.means_ = means.numpy()
         self.covariance_ = cov.numpy()
@@ -280,13 +302,21 @@ class Mahalanobis:
 
     def score(self, features) -> np.ndarray:
         """Return the Mahalanobis distance of each row to its closest class mean (larger = OOD)."""
-        x = _features_to_score(self, self.means_ is not None, features, "fit(id_features, labels)")
+        x = _features_to_score(
+            self, self.means_ is not None, features, "fit(id_features, labels)"
+        )
         dtype = torch.float32 if x.dtype == np.float32 else torch.float64
-        origin, whiten, centres = (t.to(dtype) for t in (self._origin, self._whiten, self._centres))
-        w = (torch.as_tensor(x) - origin) @ whiten  # (N, r): one matrix product for all classes
+        origin, whiten, centres = (
+            t.to(dtype) for t in (self._origin, self._whiten, self._centres)
+        )
+        w = (
+            torch.as_tensor(x) - origin
+        ) @ whiten  # (N, r): one matrix product for all classes
         out = torch.empty(len(w), dtype=dtype)
         step = max(1, 2**22 // (len(centres) * w.shape[1]))
-        for start in range(0, len(w), step):  # blocks of rows bound the (rows, K, r) memory
+        for start in range(
+            0, len(w), step
+        ):  # blocks of rows bound the (rows, K, r) memory
             diff = w[start : start + step, None, :] - centres[None]
             out[start : start + step] = (diff * diff).sum(2).amin(1)
         return out.sqrt_().double().numpy()
@@ -305,7 +335,9 @@ def _small_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(evals), torch.from_numpy(evecs)
 
 
-def _ledoit_wolf(centred: torch.Tensor, emp: torch.Tensor) -> tuple[torch.Tensor, float]:
+def _ledoit_wolf(
+    centred: torch.Tensor, emp: torch.Tensor
+) -> tuple[torch.Tensor, float]:
     """Ledoit-Wolf shrunk covariance of already-centred data, as sklearn's ``ledoit_wolf``.
 
     The shrinkage is ``min(beta, delta) / delta`` with ``delta = ||S - mu I||_F^2 / D`` and
@@ -353,8 +385,14 @@ class KNN:
     def __init__(self, k: int = 50, normalize: bool = True, batch_size: int = 1024):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer, got {batch_size!r}"
+            )
         self.k = int(k)
         self.normalize = bool(normalize)
         self.batch_size = int(batch_size)
@@ -387,15 +425,27 @@ class KNN:
 
     def score(self, features) -> np.ndarray:
         """Return the distance of each row to its k-th nearest training feature (larger = OOD)."""
-        x = _features_to_score(self, self._bank is not None, features, "fit(id_features)")
-        dtype = torch.float32 if (x.dtype == np.float32 and self._bank.dtype == torch.float32) else torch.float64
+        x = _features_to_score(
+            self, self._bank is not None, features, "fit(id_features)"
+        )
+        dtype = (
+            torch.float32
+            if (x.dtype == np.float32 and self._bank.dtype == torch.float32)
+            else torch.float64
+        )
         bank, bank_sq = self._bank.to(dtype), self._bank_sq.to(dtype)
         out = []
-        for start in range(0, len(x), self.batch_size):  # blocks of queries, not samples
-            q = self._prepare(x[start : start + self.batch_size], self._device).to(dtype)
+        for start in range(
+            0, len(x), self.batch_size
+        ):  # blocks of queries, not samples
+            q = self._prepare(x[start : start + self.batch_size], self._device).to(
+                dtype
+            )
             sq = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + bank_sq
             # the k-th smallest is the largest of the k smallest (topk is faster than kthvalue)
-            kth = torch.topk(sq, self.k, dim=1, largest=False, sorted=False).values.amax(dim=1)
+            kth = torch.topk(
+                sq, self.k, dim=1, largest=False, sorted=False
+            ).values.amax(dim=1)
             out.append(kth.clamp_min_(0).sqrt_())
         return torch.cat(out).double().cpu().numpy()
 
@@ -429,9 +479,20 @@ def umap_embedding(
 
     x = np.ascontiguousarray(check_features(features), dtype=np.float32)
     if len(x) <= n_neighbors:
-        raise ValueError(f"UMAP needs more than n_neighbors={n_neighbors} rows, got {len(x)}")
-    params = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "seed": int(seed), "umap": version("umap-learn")}
-    digest = hashlib.sha256(x.tobytes() + str(x.shape).encode() + json.dumps(params, sort_keys=True).encode())
+        raise ValueError(
+            f"UMAP needs more than n_neighbors={n_neighbors} rows, got {len(x)}"
+        )
+    params = {
+        "n_neighbors": int(n_neighbors),
+        "min_dist": float(min_dist),
+        "seed": int(seed),
+        "umap": version("umap-learn"),
+    }
+    digest = hashlib.sha256(
+        x.tobytes()
+        + str(x.shape).encode()
+        + json.dumps(params, sort_keys=True).encode()
+    )
     if directory is None:
         from trustworthy_lib.models import cache_dir
 
@@ -442,8 +503,14 @@ def umap_embedding(
         import umap  # imported here: importing umap alone takes seconds
 
         emb = umap.UMAP(
-            n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1
+            n_components=2,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            random_state=seed,
+            n_jobs=1,
         ).fit_transform(x)
         return np.asarray(emb, dtype=np.float32)
 
-    return cached_array(path, compute, valid=lambda e: e.shape == (len(x), 2), use_cache=cache)
+    return cached_array(
+        path, compute, valid=lambda e: e.shape == (len(x), 2), use_cache=cache
+    )

@@ -94,10 +94,16 @@ def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, positive: str = "id") -
 
     Lower is better in both. They agree only by accident: say which one you report.
     """
-    if isinstance(tpr, bool) or not isinstance(tpr, (int, float, np.floating)) or not 0.0 < float(tpr) <= 1.0:
+    if (
+        isinstance(tpr, bool)
+        or not isinstance(tpr, (int, float, np.floating))
+        or not 0.0 < float(tpr) <= 1.0
+    ):
         raise ValueError(f"tpr must be a fraction in (0, 1], such as 0.95; got {tpr!r}")
     if positive not in ("id", "ood"):
-        raise ValueError(f"positive must be 'id' (ID samples are the positives) or 'ood', got {positive!r}")
+        raise ValueError(
+            f"positive must be 'id' (ID samples are the positives) or 'ood', got {positive!r}"
+        )
     id_s = check_scores(id_scores, "id_scores")
     ood_s = check_scores(ood_scores, "ood_scores")
     if positive == "id":
@@ -127,7 +133,9 @@ def ood_metrics(id_scores, ood_scores) -> dict[str, float]:
     tp, fp = _tp_fp_curve(ood_s, id_s)
     tpr = np.r_[0.0, tp / len(ood_s)]
     fpr = np.r_[0.0, fp / len(id_s)]
-    auroc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoids; ties give the 1/2
+    auroc = float(
+        np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)
+    )  # trapezoids; ties give the 1/2
     return {
         "auroc": auroc,
         "aupr_in": _average_precision(-id_s, -ood_s),
@@ -150,11 +158,15 @@ def _check_three_way(y_true, y_pred, scores, n_classes):
                 f"{name} must be 1-D with one entry per score: got shape {arr.shape} for {len(scores)} scores"
             )
         if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must hold integer class ids (and {OOD_LABEL} for OOD), got dtype {arr.dtype}")
+            raise ValueError(
+                f"{name} must hold integer class ids (and {OOD_LABEL} for OOD), got dtype {arr.dtype}"
+            )
     if n_classes is None:
         n_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
     if n_classes < 1:
-        raise ValueError("no ID class found: y_true and y_pred hold only OOD labels; pass n_classes")
+        raise ValueError(
+            "no ID class found: y_true and y_pred hold only OOD labels; pass n_classes"
+        )
     bad_true = np.setdiff1d(np.unique(y_true), np.r_[OOD_LABEL, np.arange(n_classes)])
     if bad_true.size:
         raise ValueError(
@@ -178,15 +190,23 @@ def _confusion_stack(y_true, y_pred, scores, thresholds, n_classes) -> np.ndarra
     order = np.argsort(scores, kind="mergesort")
     onehot = np.zeros((len(scores), (k + 1) * k), dtype=np.int64)
     onehot[np.arange(len(scores)), cell[order]] = 1
-    cum = np.vstack([np.zeros((1, onehot.shape[1]), dtype=np.int64), np.cumsum(onehot, axis=0)])
-    accepted = cum[np.searchsorted(scores[order], thresholds, side="right")]  # score <= threshold: kept as ID
+    cum = np.vstack(
+        [np.zeros((1, onehot.shape[1]), dtype=np.int64), np.cumsum(onehot, axis=0)]
+    )
+    accepted = cum[
+        np.searchsorted(scores[order], thresholds, side="right")
+    ]  # score <= threshold: kept as ID
     total = cum[-1]
     accepted = accepted.reshape(len(thresholds), k + 1, k)
-    flagged = (total.reshape(k + 1, k) - accepted).sum(axis=2)  # score > threshold: predicted OOD
+    flagged = (total.reshape(k + 1, k) - accepted).sum(
+        axis=2
+    )  # score > threshold: predicted OOD
     return np.concatenate([accepted, flagged[:, :, None]], axis=2)
 
 
-def ood_confusion_matrix(y_true, y_pred, scores, threshold: float, n_classes: int | None = None) -> np.ndarray:
+def ood_confusion_matrix(
+    y_true, y_pred, scores, threshold: float, n_classes: int | None = None
+) -> np.ndarray:
     """Three-way confusion matrix: each ID class, plus OOD, at one score threshold.
 
     A sample is predicted OOD when its score is above ``threshold``; otherwise it keeps
@@ -277,7 +297,12 @@ def ood_threshold_sweep(
 
 
 #: Column names used by :func:`detector_table` for the keys of :func:`ood_metrics`.
-METRIC_NAMES = {"auroc": "AUROC", "fpr_at_95_tpr": "FPR95", "aupr_in": "AUPR-In", "aupr_out": "AUPR-Out"}
+METRIC_NAMES = {
+    "auroc": "AUROC",
+    "fpr_at_95_tpr": "FPR95",
+    "aupr_in": "AUPR-In",
+    "aupr_out": "AUPR-Out",
+}
 
 
 def detector_table(
@@ -311,19 +336,25 @@ def detector_table(
     rows = {}
     for name, per_set in scores.items():
         if id_key not in per_set:
-            raise ValueError(f"detector {name!r} has no {id_key!r} entry with its ID scores")
+            raise ValueError(
+                f"detector {name!r} has no {id_key!r} entry with its ID scores"
+            )
         names = [s for s in per_set if s != id_key]
         if not names:
             raise ValueError(f"detector {name!r} has ID scores but no OOD set")
         if sets is None:
             sets = names
         elif names != sets:
-            raise ValueError(f"detector {name!r} has OOD sets {names}, but the first detector has {sets}")
+            raise ValueError(
+                f"detector {name!r} has OOD sets {names}, but the first detector has {sets}"
+            )
         row = {}
         for ood_set in sets:  # a loop over OOD sets, not samples
             result = ood_metrics(per_set[id_key], per_set[ood_set])
             row.update({(ood_set, METRIC_NAMES[m]): result[m] for m in metrics})
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["OOD set", "metric"])
+    table.columns = pd.MultiIndex.from_tuples(
+        table.columns, names=["OOD set", "metric"]
+    )
     return table

@@ -49,12 +49,19 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAMES = {"safetensors": "model.safetensors", "pt": "model.pt"}
-_SUFFIX_FORMAT = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".bin": "pt"}
+_SUFFIX_FORMAT = {
+    ".safetensors": "safetensors",
+    ".pt": "pt",
+    ".pth": "pt",
+    ".bin": "pt",
+}
 
 
 def _check_json_config(config) -> dict:
     if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict of the arguments that rebuild the model, got {type(config).__name__}")
+        raise ValueError(
+            f"config must be a dict of the arguments that rebuild the model, got {type(config).__name__}"
+        )
     try:
         json.dumps(config)
     except (TypeError, ValueError) as err:
@@ -65,7 +72,13 @@ def _check_json_config(config) -> dict:
     return config
 
 
-def save_model(model: nn.Module, directory: str | Path, config: dict, *, format: str = "safetensors") -> Path:
+def save_model(
+    model: nn.Module,
+    directory: str | Path,
+    config: dict,
+    *,
+    format: str = "safetensors",
+) -> Path:
     """Save ``model``'s weights and the JSON ``config`` that rebuilds it into ``directory``.
 
     Writes ``config.json`` and ``model.safetensors`` (``format="safetensors"``, the default)
@@ -78,7 +91,9 @@ def save_model(model: nn.Module, directory: str | Path, config: dict, *, format:
     Raises ValueError when ``config`` is not a JSON-serialisable dict or ``format`` is unknown.
     """
     if format not in WEIGHTS_NAMES:
-        raise ValueError(f"unknown format {format!r}; use 'safetensors' (recommended) or 'pt'")
+        raise ValueError(
+            f"unknown format {format!r}; use 'safetensors' (recommended) or 'pt'"
+        )
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     config = _check_json_config(config)
@@ -100,7 +115,9 @@ def save_model(model: nn.Module, directory: str | Path, config: dict, *, format:
         "sha256": sha256_file(weights),
         "torch": torch.__version__.split("+")[0],
     }
-    write_text_atomic(directory / CONFIG_NAME, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(
+        directory / CONFIG_NAME, json.dumps(record, indent=2, sort_keys=True) + "\n"
+    )
     return weights
 
 
@@ -126,8 +143,12 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
         return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path.name} does not hold a state_dict (a dict of tensors); got {type(state).__name__}")
+    if not isinstance(state, dict) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise ValueError(
+            f"{path.name} does not hold a state_dict (a dict of tensors); got {type(state).__name__}"
+        )
     return state
 
 
@@ -147,11 +168,15 @@ def load_model(
     directory = Path(directory)
     record_path = directory / CONFIG_NAME
     if not record_path.is_file():
-        raise FileNotFoundError(f"{record_path} is missing; save the model with save_model() first")
+        raise FileNotFoundError(
+            f"{record_path} is missing; save the model with save_model() first"
+        )
     record = json.loads(record_path.read_text())
     missing = [k for k in ("config", "weights", "sha256") if k not in record]
     if missing:
-        raise ValueError(f"{record_path} lacks {missing}; it was not written by save_model()")
+        raise ValueError(
+            f"{record_path} lacks {missing}; it was not written by save_model()"
+        )
     name = record["weights"]
     if (
         not isinstance(name, str)
@@ -171,7 +196,9 @@ def load_model(
             f"{weights} is a symbolic link; the weights must be a plain file in {directory}"
         )
     if not weights.is_file():
-        raise FileNotFoundError(f"{record_path} names the weights file {weights.name}, which is missing")
+        raise FileNotFoundError(
+            f"{record_path} names the weights file {weights.name}, which is missing"
+        )
     digest = sha256_file(weights)
     if digest != record["sha256"]:
         raise ValueError(
@@ -210,11 +237,15 @@ class HubSmallCNN(
         hidden = model.head[1].in_features
         dropout = model.fc[0].p
         hub = cls(num_classes=model.num_classes, dropout=dropout, hidden=hidden)
-        hub.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()}, strict=True)
+        hub.load_state_dict(
+            {k: v.detach().cpu() for k, v in model.state_dict().items()}, strict=True
+        )
         return hub.eval()
 
 
-def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, private: bool = True, **kwargs):
+def push_to_hub_if_token(
+    model, repo_id: str, *, token: str | None = None, private: bool = True, **kwargs
+):
     """Upload ``model`` to the Hugging Face Hub as ``repo_id`` -- only when a token is set.
 
     The token is ``token`` or the environment variable ``HF_TOKEN``. Without one, or with
@@ -225,23 +256,34 @@ def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, priva
     private by default: make one public on purpose, after reading its model card.
     """
     if not isinstance(repo_id, str) or "/" not in repo_id.strip("/"):
-        raise ValueError(f"repo_id must look like 'your-username/model-name', got {repo_id!r}")
+        raise ValueError(
+            f"repo_id must look like 'your-username/model-name', got {repo_id!r}"
+        )
     if not hasattr(model, "push_to_hub"):
         raise ValueError(
             f"{type(model).__name__} has no push_to_hub(); wrap it first, e.g. HubSmallCNN.from_small_cnn(model)"
         )
     if repo_id.startswith("your-username/"):
-        print(f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your user name.")
+        print(
+            f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your user name."
+        )
         print("Nothing was uploaded.")
         return None
     token = token or os.environ.get("HF_TOKEN") or None
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    ):
         print(f"Skipping push_to_hub({repo_id!r}): HF_HUB_OFFLINE is set.")
         print("Nothing was uploaded.")
         return None
     if not token:
         print(f"Skipping push_to_hub({repo_id!r}): no Hugging Face token found.")
         print("Nothing was uploaded. To upload, create a write token at")
-        print("https://huggingface.co/settings/tokens and set the environment variable HF_TOKEN.")
+        print(
+            "https://huggingface.co/settings/tokens and set the environment variable HF_TOKEN."
+        )
         return None
     return model.push_to_hub(repo_id, token=token, private=private, **kwargs)

@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 
-
 def get_device(prefer: str | None = None) -> torch.device:
     """Return the device to compute on: CUDA when available, otherwise the CPU.
 
