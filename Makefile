@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/site/mathjax/tex-mml-chtml.js
 SEEDS ?= 1 2
 
-.PHONY: env book test test-lib test-chapters check-claims mathjax browser clean clean-cache
+.PHONY: env lint book test test-lib test-chapters check-claims mathjax browser clean clean-cache
 
 env: $(STAMP)
 
@@ -40,7 +40,15 @@ browser:
 book: env mathjax
 	$(PY) scripts/build_book.py
 
+LINT_PATHS := trustworthy_lib tests scripts benchmarks
+
+lint: env
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
 test: env mathjax browser
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(PY) -m scripts.ruff_chapters
 	$(PY) -m pytest
 

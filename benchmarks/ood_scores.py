@@ -44,7 +44,9 @@ def lesson_fit(train: np.ndarray):
     return np.mean(train, axis=0), LedoitWolf().fit(train).covariance_
 
 
-def lesson_scores(features: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+def lesson_scores(
+    features: np.ndarray, mean: np.ndarray, covariance: np.ndarray
+) -> np.ndarray:
     """The lesson's ``compute_mahalanobis_distance``: a Python loop, one sample at a time."""
     inv_covariance = np.linalg.inv(covariance)
     distances = []
@@ -60,13 +62,19 @@ def ours_fit_single(train):
 
 
 def ours_tied(train, labels, test):
-    return Mahalanobis(class_conditional=True, covariance="empirical").fit(train, labels).score(test)
+    return (
+        Mahalanobis(class_conditional=True, covariance="empirical")
+        .fit(train, labels)
+        .score(test)
+    )
 
 
 def pytorch_ood_tied(train, labels, test):
     from pytorch_ood.detector import Mahalanobis as PytorchOODMahalanobis
 
-    det = PytorchOODMahalanobis(None).fit_features(torch.from_numpy(train), torch.from_numpy(labels))
+    det = PytorchOODMahalanobis(None).fit_features(
+        torch.from_numpy(train), torch.from_numpy(labels)
+    )
     return det.predict_features(torch.from_numpy(test)).numpy()
 
 
@@ -83,19 +91,30 @@ def make_features(n: int, dim: int, seed: int):
     labels = (np.arange(n) % 2).astype(np.int64)
     centres = rng.normal(size=(2, dim))
     train = np.maximum(rng.normal(size=(n, dim)) @ mix + centres[labels], 0)
-    test = np.maximum(rng.normal(size=(n, dim)) @ mix + centres[rng.integers(0, 2, n)], 0)
+    test = np.maximum(
+        rng.normal(size=(n, dim)) @ mix + centres[rng.integers(0, 2, n)], 0
+    )
     test[n // 2 :] += rng.normal(0.5, 0.5, size=(n - n // 2, dim)).clip(0)
     return train.astype(np.float32), labels, test.astype(np.float32)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="feature rows to fit on, and to score")
+    parser.add_argument(
+        "--n", type=int, default=10_000, help="feature rows to fit on, and to score"
+    )
     parser.add_argument("--dim", type=int, default=128, help="feature dimension")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per contender (median reported)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed runs per contender (median reported)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="torch and BLAS threads for every contender (default 1: the lesson's loop is single-threaded, "
         "and on a shared, busy CPU extra threads make timings erratic)",
     )
@@ -110,11 +129,17 @@ def main(argv=None) -> int:
 def run(args) -> int:
 
     train, labels, test = make_features(args.n, args.dim, args.seed)
-    print(f"features: fit on {train.shape}, score {test.shape}, float32; torch threads: {torch.get_num_threads()}")
+    print(
+        f"features: fit on {train.shape}, score {test.shape}, float32; torch threads: {torch.get_num_threads()}"
+    )
     ok = True
 
     # warm-up: first calls pay one-off costs (imports, BLAS thread pools)
-    ours_fit_single(train).score(test), ours_tied(train, labels, test), pytorch_ood_tied(train, labels, test)
+    (
+        ours_fit_single(train).score(test),
+        ours_tied(train, labels, test),
+        pytorch_ood_tied(train, labels, test),
+    )
 
     # 1. the lesson's loop, timed once (it is the slow one), against the median of our runs
     t_lesson_fit, (mean, covariance) = timed(lesson_fit, train)
@@ -129,20 +154,38 @@ def run(args) -> int:
     same = np.allclose(single_scores, loop_scores, rtol=1e-5, atol=1e-6)
     ok &= bool(same)
     max_rel = float(np.max(np.abs(single_scores - loop_scores) / np.abs(loop_scores)))
-    print("\n1) single-Gaussian Mahalanobis with a Ledoit-Wolf covariance, as in the lesson")
+    print(
+        "\n1) single-Gaussian Mahalanobis with a Ledoit-Wolf covariance, as in the lesson"
+    )
     print("                                     fit        score   fit + score")
-    print(f"   lesson (sklearn + loop)   {t_lesson_fit * 1e3:9.1f} ms {t_loop * 1e3:9.1f} ms {(t_lesson_fit + t_loop) * 1e3:9.1f} ms")
-    print(f"   trustworthy_lib           {t_fit * 1e3:9.1f} ms {t_score * 1e3:9.1f} ms {(t_fit + t_score) * 1e3:9.1f} ms")
+    print(
+        f"   lesson (sklearn + loop)   {t_lesson_fit * 1e3:9.1f} ms {t_loop * 1e3:9.1f} ms "
+        f"{(t_lesson_fit + t_loop) * 1e3:9.1f} ms"
+    )
+    print(
+        f"   trustworthy_lib           {t_fit * 1e3:9.1f} ms {t_score * 1e3:9.1f} ms {(t_fit + t_score) * 1e3:9.1f} ms"
+    )
     print(f"   same scores: {same} (max relative difference {max_rel:.1e})")
-    print(f"   speed-up of scoring (the per-sample loop against one batched pass): {t_loop / t_score:.0f}x  (target >= 50x)")
-    print(f"   speed-up of fit + score: {(t_lesson_fit + t_loop) / (t_fit + t_score):.0f}x")
+    print(
+        f"   speed-up of scoring (the per-sample loop against one batched pass): "
+        f"{t_loop / t_score:.0f}x  (target >= 50x)"
+    )
+    print(
+        f"   speed-up of fit + score: {(t_lesson_fit + t_loop) / (t_fit + t_score):.0f}x"
+    )
     # The floor: any exact Mahalanobis scorer does at least N * D^2 multiply-adds, one
     # (N, D) @ (D, D) product. Time that product alone to see how close to it both come.
     x_t, w_t = torch.from_numpy(test), detector._whiten.to(torch.float32)
-    floor = statistics.median(timed(torch.matmul, x_t, w_t)[0] for _ in range(args.repeats))
-    print(f"   floor, one ({args.n} x {args.dim}) @ ({args.dim} x {args.dim}) product alone: {floor * 1e3:.1f} ms; "
-          f"trustworthy_lib scores in {t_score / floor:.1f}x the floor, the loop in {t_loop / floor:.0f}x")
-    print(f"   so no exact scorer can be more than {t_loop / floor:.0f}x faster than the loop on this machine")
+    floor = statistics.median(
+        timed(torch.matmul, x_t, w_t)[0] for _ in range(args.repeats)
+    )
+    print(
+        f"   floor, one ({args.n} x {args.dim}) @ ({args.dim} x {args.dim}) product alone: {floor * 1e3:.1f} ms; "
+        f"trustworthy_lib scores in {t_score / floor:.1f}x the floor, the loop in {t_loop / floor:.0f}x"
+    )
+    print(
+        f"   so no exact scorer can be more than {t_loop / floor:.0f}x faster than the loop on this machine"
+    )
 
     # 2. pytorch-ood, class-conditional with a tied covariance
     t_ours, t_theirs = [], []
@@ -157,9 +200,15 @@ def run(args) -> int:
     ok &= bool(same)
     corr = float(np.corrcoef(rescaled, their_scores)[0, 1])
     print("\n2) class-conditional Mahalanobis, tied empirical covariance (fit + score)")
-    print(f"   pytorch-ood 0.4.0             {t_theirs * 1e3:9.1f} ms  (median of {args.repeats})")
-    print(f"   trustworthy_lib Mahalanobis   {t_ours * 1e3:9.1f} ms  (median of {args.repeats})")
-    print(f"   same scores (ours**2 / 2N vs theirs, float32 tolerance): {same} (correlation {corr:.6f})")
+    print(
+        f"   pytorch-ood 0.4.0             {t_theirs * 1e3:9.1f} ms  (median of {args.repeats})"
+    )
+    print(
+        f"   trustworthy_lib Mahalanobis   {t_ours * 1e3:9.1f} ms  (median of {args.repeats})"
+    )
+    print(
+        f"   same scores (ours**2 / 2N vs theirs, float32 tolerance): {same} (correlation {corr:.6f})"
+    )
     print(f"   time ratio ours / pytorch-ood: {t_ours / t_theirs:.2f}  (target <= 1.5)")
 
     print("\nall scores agree" if ok else "\nSCORES DISAGREE")

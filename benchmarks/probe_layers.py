@@ -36,7 +36,9 @@ TARGET = 5.0
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="number of reviews (default 1000)")
+    parser.add_argument(
+        "--n", type=int, default=1000, help="number of reviews (default 1000)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -44,38 +46,64 @@ def main() -> int:
     model, tokenizer = load_minilm(device="cpu")
     texts = load_movie_reviews().sample(args.n, random_state=0)["text"].tolist()
     n_states = model.config.num_hidden_layers + 1
-    print(f"MiniLM-L6 on {len(texts)} reviews, batch size {args.batch_size}, {n_states} hidden states, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"MiniLM-L6 on {len(texts)} reviews, batch size {args.batch_size}, {n_states} hidden states, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
 
     def one_pass():
-        return layer_embeddings(model, tokenizer, texts, batch_size=args.batch_size, progress=False)
+        return layer_embeddings(
+            model, tokenizer, texts, batch_size=args.batch_size, progress=False
+        )
 
     def per_layer():
-        return np.stack([
-            single_layer_embeddings(model, tokenizer, texts, layer, batch_size=args.batch_size, progress=False)
-            for layer in range(n_states)
-        ])
+        return np.stack(
+            [
+                single_layer_embeddings(
+                    model,
+                    tokenizer,
+                    texts,
+                    layer,
+                    batch_size=args.batch_size,
+                    progress=False,
+                )
+                for layer in range(n_states)
+            ]
+        )
 
     times = {"one pass (trustworthy_lib)": [], "one pass per layer (lesson)": []}
     results = {}
     for _ in range(args.repeats):
-        for name, fn in (("one pass (trustworthy_lib)", one_pass), ("one pass per layer (lesson)", per_layer)):
+        for name, fn in (
+            ("one pass (trustworthy_lib)", one_pass),
+            ("one pass per layer (lesson)", per_layer),
+        ):
             start = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - start)
 
-    fast, slow = results["one pass (trustworthy_lib)"], results["one pass per layer (lesson)"]
+    fast, slow = (
+        results["one pass (trustworthy_lib)"],
+        results["one pass per layer (lesson)"],
+    )
     identical = fast.shape == slow.shape and np.array_equal(fast, slow)
     t_fast = statistics.median(times["one pass (trustworthy_lib)"])
     t_slow = statistics.median(times["one pass per layer (lesson)"])
     ratio = t_slow / t_fast
     print(f"embeddings shape {fast.shape}; identical: {identical}")
     for name, ts in times.items():
-        print(f"  {name:<30} median {statistics.median(ts):7.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ts)})")
-    print(f"ratio (per layer / one pass): {ratio:.1f}x  (about {n_states} expected; target >= {TARGET:g}x: "
-          f"{'met' if ratio >= TARGET else 'NOT met'})")
+        print(
+            f"  {name:<30} median {statistics.median(ts):7.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ts)})"
+        )
+    print(
+        f"ratio (per layer / one pass): {ratio:.1f}x  (about {n_states} expected; target >= {TARGET:g}x: "
+        f"{'met' if ratio >= TARGET else 'NOT met'})"
+    )
     if not identical:
-        print("ERROR: the one-pass embeddings differ from the per-layer ones", file=sys.stderr)
+        print(
+            "ERROR: the one-pass embeddings differ from the per-layer ones",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -105,8 +105,8 @@ def build_tables(wheels: Path) -> None:
 
 
 def build_images(wheels: Path) -> None:
-    from skimage import data as skdata
     from PIL import Image
+    from skimage import data as skdata
 
     out = DATA / "images"
     out.mkdir(exist_ok=True)

@@ -31,7 +31,9 @@ def random_probs(n=500, c=4, seed=0, scale=3.0, dtype=np.float32):
 
 
 def torchmetrics_ece(p, y, n_bins=15):
-    metric = MulticlassCalibrationError(num_classes=p.shape[1], n_bins=n_bins, norm="l1")
+    metric = MulticlassCalibrationError(
+        num_classes=p.shape[1], n_bins=n_bins, norm="l1"
+    )
     return float(metric(torch.as_tensor(p), torch.as_tensor(y)))
 
 
@@ -40,17 +42,28 @@ def torchmetrics_ece(p, y, n_bins=15):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_ece_agrees_with_torchmetrics(seed, n_bins, dtype):
     p, y = random_probs(seed=seed, dtype=dtype)
-    assert expected_calibration_error(p, y, n_bins) == pytest.approx(torchmetrics_ece(p, y, n_bins), abs=1e-6)
+    assert expected_calibration_error(p, y, n_bins) == pytest.approx(
+        torchmetrics_ece(p, y, n_bins), abs=1e-6
+    )
 
 
 def test_ece_agrees_with_torchmetrics_on_bin_edges_and_certainty():
     # confidences exactly on bin edges (0.4, 0.6) and exactly 1.0 must be binned the same way
     p = np.array(
-        [[0.4, 0.3, 0.3], [0.6, 0.2, 0.2], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.2, 0.6]],
+        [
+            [0.4, 0.3, 0.3],
+            [0.6, 0.2, 0.2],
+            [1.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.2, 0.2, 0.6],
+        ],
         dtype=np.float32,
     )
     y = np.array([0, 1, 0, 1, 1, 2])
-    assert expected_calibration_error(p, y) == pytest.approx(torchmetrics_ece(p, y), abs=1e-6)
+    assert expected_calibration_error(p, y) == pytest.approx(
+        torchmetrics_ece(p, y), abs=1e-6
+    )
 
 
 def test_ece_known_values():
@@ -73,15 +86,21 @@ def test_calibration_bins_counts_and_means():
     y = np.array([0, 1, 0, 0])
     b = calibration_bins(p, y, n_bins=10)
     assert b.n == 4 and len(b.count) == 11 and len(b.edges) == 11
-    assert b.count[5] == 2 and b.confidence[5] == pytest.approx(0.565) and b.accuracy[5] == pytest.approx(0.5)
-    assert b.count[9] == 1 and b.count[10] == 1  # 0.95 in the last bin, exactly 1.0 on its own
+    assert (
+        b.count[5] == 2
+        and b.confidence[5] == pytest.approx(0.565)
+        and b.accuracy[5] == pytest.approx(0.5)
+    )
+    assert (
+        b.count[9] == 1 and b.count[10] == 1
+    )  # 0.95 in the last bin, exactly 1.0 on its own
 
 
 def test_accepts_torch_tensors():
     p, y = random_probs()
-    assert expected_calibration_error(torch.as_tensor(p), torch.as_tensor(y)) == pytest.approx(
-        expected_calibration_error(p, y)
-    )
+    assert expected_calibration_error(
+        torch.as_tensor(p), torch.as_tensor(y)
+    ) == pytest.approx(expected_calibration_error(p, y))
 
 
 def test_reliability_diagram_draws_per_bin_accuracy():
@@ -102,8 +121,12 @@ def test_reliability_diagram_draws_per_bin_accuracy():
 
 def test_nll_and_brier_agree_with_sklearn():
     p, y = random_probs(n=300, c=5, dtype=np.float64)
-    assert negative_log_likelihood(p, y) == pytest.approx(log_loss(y, p, labels=range(5)), rel=1e-9)
-    assert brier_score(p, y) == pytest.approx(brier_score_loss(y, p, labels=range(5), scale_by_half=False), rel=1e-9)
+    assert negative_log_likelihood(p, y) == pytest.approx(
+        log_loss(y, p, labels=range(5)), rel=1e-9
+    )
+    assert brier_score(p, y) == pytest.approx(
+        brier_score_loss(y, p, labels=range(5), scale_by_half=False), rel=1e-9
+    )
 
 
 def test_nll_brier_known_values():
@@ -111,7 +134,9 @@ def test_nll_brier_known_values():
     y = np.array([0, 0])
     assert negative_log_likelihood(p, y) == pytest.approx(np.log(2) / 2)
     assert brier_score(p, y) == pytest.approx((0.5 + 0.0) / 2)
-    assert negative_log_likelihood([[0.0, 1.0]], [0], eps=1e-12) == pytest.approx(-np.log(1e-12))
+    assert negative_log_likelihood([[0.0, 1.0]], [0], eps=1e-12) == pytest.approx(
+        -np.log(1e-12)
+    )
 
 
 def test_probabilistic_scores_collects_the_four_metrics():
@@ -144,14 +169,18 @@ def test_temperature_scaler_recovers_known_temperature(t_true):
     # accuracy unchanged, NLL not worse
     assert np.array_equal(ts.transform(z).argmax(1), z.argmax(1))
     p0 = torch.softmax(torch.as_tensor(z), 1).numpy()
-    assert negative_log_likelihood(ts.predict_proba(z), y) <= negative_log_likelihood(p0, y)
+    assert negative_log_likelihood(ts.predict_proba(z), y) <= negative_log_likelihood(
+        p0, y
+    )
 
 
 def test_temperature_scaler_lowers_ece_of_overconfident_model():
     z, y = synthetic_logits(2.5, seed=1)
     zv, yv, zt, yt = z[:10000], y[:10000], z[10000:], y[10000:]
     ts = TemperatureScaler().fit(zv, yv)
-    before = expected_calibration_error(torch.softmax(torch.as_tensor(zt), 1).numpy(), yt)
+    before = expected_calibration_error(
+        torch.softmax(torch.as_tensor(zt), 1).numpy(), yt
+    )
     after = expected_calibration_error(ts.predict_proba(zt), yt)
     assert after < before / 3
 
@@ -203,10 +232,10 @@ def test_bad_shapes_and_values_rejected():
         check_probabilities(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="NaN"):
         check_probabilities(np.array([[np.nan, 1.0]]))
-    with pytest.raises(ValueError, match="two class columns"):
+    with pytest.raises(ValueError, match="at least 2 classes"):
         check_probabilities(np.ones((3, 1)))
-    with pytest.raises(ValueError, match="1-D"):
-        check_probabilities(np.array([[0.5, 0.5]]), labels=np.array([[0]]))
+    with pytest.raises(ValueError, match="one-dimensional"):
+        check_probabilities(np.array([[0.5, 0.5]]), labels=np.array([[0, 1]]))
     p, y = random_probs(n=5)
     with pytest.raises(ValueError, match="n_bins"):
         expected_calibration_error(p, y, n_bins=0)
@@ -272,3 +301,23 @@ def test_interval_word():
     )
     with pytest.raises(ValueError, match="low must not exceed high"):
         interval_word(1.0, 0.0)
+
+
+def test_reliability_diagram_draws_confidence_one_in_the_last_bar():
+    import matplotlib.pyplot as plt
+
+    # 4 rows with confidence exactly 1 (3 right, 1 wrong) and 4 rows at 0.95 (2 right)
+    probs = np.array([[1.0, 0.0]] * 4 + [[0.95, 0.05]] * 4)
+    labels = np.array([0, 0, 0, 1] + [0, 0, 1, 1])
+    bins = calibration_bins(probs, labels, n_bins=10)
+    assert (
+        bins.count[10] == 4 and bins.count[9] == 4
+    )  # the extra bin holds confidence 1
+    ax = reliability_diagram(probs, labels, n_bins=10)
+    bars = ax.containers[0]
+    assert len(bars) == 1  # one bar: [0.9, 1.0] with the confidence-1 rows folded in
+    assert bars[0].get_x() == pytest.approx(0.9)
+    assert bars[0].get_height() == pytest.approx(5 / 8)  # (3 + 2) right out of 8
+    gap = ax.containers[1][0]
+    assert gap.get_y() + gap.get_height() == pytest.approx((4 * 1.0 + 4 * 0.95) / 8)
+    plt.close("all")

@@ -2,9 +2,11 @@ import hashlib
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from trustworthy_lib import data
+from trustworthy_lib.data import make_meps_task, propublica_compas
 
 
 @pytest.fixture
@@ -47,7 +49,9 @@ def test_fashion_mnist_default_split():
 def test_fashion_mnist_all_test_classes_and_far_ood():
     s = data.load_fashion_mnist(id_classes=(0, 1), ood_classes=(2, 3, 4, 6, 7, 8, 9))
     assert s.x_ood.shape == (7000, 28, 28)
-    assert np.bincount(s.y_ood, minlength=10)[[2, 3, 4, 6, 7, 8, 9]].tolist() == [1000] * 7
+    assert (
+        np.bincount(s.y_ood, minlength=10)[[2, 3, 4, 6, 7, 8, 9]].tolist() == [1000] * 7
+    )
     all10 = data.load_fashion_mnist(id_classes=range(10), ood_classes=())
     assert np.bincount(all10.y_test).tolist() == [1000] * 10
     assert np.bincount(all10.y_train).tolist() == [6000, 6000] + [500] * 8
@@ -63,7 +67,10 @@ def test_fashion_mnist_train_per_class():
     "kwargs, match",
     [
         ({"id_classes": (0, 10)}, "unknown Fashion-MNIST class id"),
-        ({"id_classes": (0, 1), "ood_classes": (1,)}, "both id_classes and ood_classes"),
+        (
+            {"id_classes": (0, 1), "ood_classes": (1,)},
+            "both id_classes and ood_classes",
+        ),
         ({"id_classes": ()}, "at least one class"),
         ({"train_per_class": 0}, "train_per_class"),
     ],
@@ -127,7 +134,9 @@ def test_corrupted_file_is_reported(pack_copy):
     blob = bytearray(target.read_bytes())
     blob[100] ^= 0xFF
     target.write_bytes(bytes(blob))
-    with pytest.raises(data.DataFileError, match="corrupted or was changed.*git checkout -- data/"):
+    with pytest.raises(
+        data.DataFileError, match="corrupted or was changed.*git checkout -- data/"
+    ):
         data.load_meps()
 
 
@@ -196,3 +205,67 @@ def test_stratified_sample_draws_each_class_equally_and_follows_the_seed():
         data.stratified_sample(labels, 11, np.random.default_rng(0))
     with pytest.raises(TypeError, match="Generator"):
         data.stratified_sample(labels, 5, 0)
+
+
+def test_propublica_compas_subset():
+    everyone = propublica_compas(races=None)
+    assert len(everyone) == 6172
+    two = propublica_compas()
+    assert len(two) == 5278 and set(two.race) == {"African-American", "Caucasian"}
+    assert (
+        two.days_b_screening_arrest.abs().max() <= 30
+        and (two.c_charge_degree != "O").all()
+    )
+    assert two.groupby("race").two_year_recid.mean().round(3).to_dict() == {
+        "African-American": 0.523,
+        "Caucasian": 0.391,
+    }  # ProPublica's base rates
+    with pytest.raises(ValueError, match=r"race value\(s\) \['Martian'\] do not occur"):
+        propublica_compas(races=["Martian"])
+    with pytest.raises(ValueError, match="lacks the COMPAS column"):
+        propublica_compas(everyone.drop(columns="score_text"))
+
+
+# ---------------------------------------------------------------------------
+# The MEPS task
+
+
+def test_make_meps_task_on_the_real_extract():
+    task = make_meps_task(seed=0)
+    sizes = [len(task.train), len(task.val), len(task.test)]
+    assert sum(sizes) == 10391 and sizes == [5196, 3117, 2078]
+    assert task.label == "high_drugexp" and task.protected == "not_blhisp"
+    assert not {"blhisp", "black", "hisp", "drugexp", "ldrugexp"} & set(task.features)
+    assert 0.18 < task.train[task.label].mean() <= 0.2
+    again = make_meps_task(seed=0)
+    pd.testing.assert_frame_equal(task.test, again.test)
+    assert not make_meps_task(seed=1).test.equals(task.test)
+
+
+def test_make_meps_task_codes_and_splits_a_synthetic_table():
+    rng = np.random.default_rng(0)
+    n = 100
+    df = pd.DataFrame(
+        {c: rng.integers(0, 2, n).astype(float) for c in data.MEPS_FEATURES}
+    )
+    df["income"] = np.arange(n, dtype=float)  # unique, to track rows
+    df["blhisp"] = rng.integers(0, 2, n).astype(float)
+    df["drugexp"] = rng.permutation(n) * 10.0
+    task = make_meps_task(df, seed=3)
+    together = pd.concat([task.train, task.val, task.test])
+    assert sorted(together.income) == list(range(n))  # disjoint and complete
+    assert [len(task.train), len(task.val), len(task.test)] == [50, 30, 20]
+    merged = together.merge(df[["income", "blhisp", "drugexp"]], on="income")
+    np.testing.assert_array_equal(merged.not_blhisp, 1 - merged.blhisp)
+    np.testing.assert_array_equal(
+        merged.high_drugexp, (merged.drugexp > task.cutoff).astype(int)
+    )
+    assert task.cutoff == np.quantile(
+        df.drugexp.to_numpy()[task.train.income.astype(int)], 0.8
+    )
+    with pytest.raises(ValueError, match=r"lacks the MEPS column\(s\) \['blhisp'\]"):
+        make_meps_task(df.drop(columns="blhisp"))
+    with pytest.raises(ValueError, match="fractions must be three positive numbers"):
+        make_meps_task(df, fractions=(0.5, 0.5))
+    with pytest.raises(ValueError, match="quantile must be in"):
+        make_meps_task(df, quantile=1.0)

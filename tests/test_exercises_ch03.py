@@ -31,7 +31,10 @@ def test_tpr_typical_mistakes_fail_with_their_hint(split, capsys):
     t, p, a = split["y_true"], split["y_pred"], split["protected"]
     rates = group_rates(t, p, a)
     wrong = {
-        "wrong positive class": (1 - rates.loc[0, "false_positive_rate"], "positive class"),
+        "wrong positive class": (
+            1 - rates.loc[0, "false_positive_rate"],
+            "positive class",
+        ),
         "groups swapped": (rates.loc[1, "true_positive_rate"], "other group"),
         "precision": (rates.loc[0, "precision"], "precision"),
     }

@@ -52,7 +52,7 @@ def test_mutual_information_of_members():
     ) == pytest.approx(epistemic[0])
     assert check("mutual-information-of-members", epistemic[0], member_probs=members)
     total = entropy(members.mean(0))
-    for wrong, words in [
+    for wrong, _mistake in [
         (total, "total entropy"),
         (aleatoric[0], "aleatoric"),
         (epistemic[0] / np.log(2), "bits"),

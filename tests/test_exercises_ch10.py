@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from trustworthy_lib.exercises import check
-from trustworthy_lib.ood import fpr_at_tpr, threshold_at_tpr
+from trustworthy_lib.ood_evaluation import fpr_at_tpr, threshold_at_tpr
 
 
 @pytest.fixture

@@ -14,20 +14,18 @@ from trustworthy_lib.fairness import (
     from_binary_label_dataset,
     generalized_error_rates,
     group_metrics,
+    group_metrics_by_threshold,
     load_meps_panel19,
-    make_meps_task,
     positive_probability,
-    propublica_compas,
     quiet_import_warnings,
     threshold_optimizer_rules,
-    threshold_sweep,
     to_binary_label_dataset,
 )
 
 with quiet_import_warnings():
     import aif360.datasets.meps_dataset_panel19_fy2015 as meps19_module
     from aif360.algorithms.preprocessing import Reweighing
-    from aif360.datasets import MEPSDataset19
+    from aif360.datasets import BinaryLabelDataset, MEPSDataset19
     from aif360.metrics import ClassificationMetric
 
 
@@ -36,17 +34,29 @@ def random_problem(seed, n=400, p_priv=0.6, privileged=1, unprivileged=0):
     rng = np.random.default_rng(seed)
     protected = np.where(rng.random(n) < p_priv, privileged, unprivileged)
     y_true = (rng.random(n) < np.where(protected == privileged, 0.45, 0.3)).astype(int)
-    scores = np.clip(0.35 * y_true + 0.2 * (protected == privileged) + rng.random(n) * 0.6, 0, 1)
+    scores = np.clip(
+        0.35 * y_true + 0.2 * (protected == privileged) + rng.random(n) * 0.6, 0, 1
+    )
     y_pred = (scores > 0.5).astype(int)
     return y_true, y_pred, protected, scores
 
 
 def aif360_reference(y_true, y_pred, protected, privileged, unprivileged):
-    df = pd.DataFrame({"x": np.arange(len(y_true), dtype=float), "a": protected, "y": y_true})
-    ds = to_binary_label_dataset(df, "y", "a", privileged=privileged)
+    # built with AIF360's own constructor, not with the package's converter
+    df = pd.DataFrame({"a": protected, "y": y_true}).astype(float)
+    ds = BinaryLabelDataset(
+        df=df,
+        label_names=["y"],
+        protected_attribute_names=["a"],
+        favorable_label=1.0,
+        unfavorable_label=0.0,
+    )
     pred = ds.copy(deepcopy=True)
     pred.labels = np.asarray(y_pred, dtype=np.float64).reshape(-1, 1)
-    cm = ClassificationMetric(ds, pred, **aif360_groups("a", privileged, unprivileged))
+    groups = dict(
+        unprivileged_groups=[{"a": unprivileged}], privileged_groups=[{"a": privileged}]
+    )
+    cm = ClassificationMetric(ds, pred, **groups)
     return {
         "disparate_impact": cm.disparate_impact(),
         "statistical_parity_difference": cm.statistical_parity_difference(),
@@ -63,10 +73,18 @@ def aif360_reference(y_true, y_pred, protected, privileged, unprivileged):
 
 @pytest.mark.parametrize(
     "seed, n, p_priv, privileged, unprivileged",
-    [(0, 400, 0.6, 1, 0), (1, 1000, 0.85, 1, 0), (2, 137, 0.3, 1, 0), (3, 600, 0.5, 5, 2), (4, 250, 0.5, 0, 1)],
+    [
+        (0, 400, 0.6, 1, 0),
+        (1, 1000, 0.85, 1, 0),
+        (2, 137, 0.3, 1, 0),
+        (3, 600, 0.5, 5, 2),
+        (4, 250, 0.5, 0, 1),
+    ],
 )
 def test_group_metrics_equals_aif360(seed, n, p_priv, privileged, unprivileged):
-    y_true, y_pred, protected, _ = random_problem(seed, n, p_priv, privileged, unprivileged)
+    y_true, y_pred, protected, _ = random_problem(
+        seed, n, p_priv, privileged, unprivileged
+    )
     ours = group_metrics(y_true, y_pred, protected, privileged=privileged)
     ref = aif360_reference(y_true, y_pred, protected, privileged, unprivileged)
     assert set(ours) == set(METRIC_NAMES)
@@ -83,7 +101,9 @@ def test_group_metrics_known_values():
     assert m["disparate_impact"] == pytest.approx(0.5 / 0.5)
     assert m["statistical_parity_difference"] == pytest.approx(0.0)
     assert m["equal_opportunity_difference"] == pytest.approx(0.5 - 1.0)
-    assert m["average_odds_difference"] == pytest.approx(0.5 * ((0.5 - 1 / 3) + (0.5 - 1.0)))
+    assert m["average_odds_difference"] == pytest.approx(
+        0.5 * ((0.5 - 1 / 3) + (0.5 - 1.0))
+    )
     assert m["balanced_accuracy"] == pytest.approx(0.5 * (2 / 3 + 3 / 5))
     # b = 1 + yhat - y: [1,0,2,1,1,2,1,1], mean 9/8
     b = np.array([1, 0, 2, 1, 1, 2, 1, 1]) / (9 / 8)
@@ -97,20 +117,30 @@ def test_group_metrics_perfect_parity_and_accuracy():
     a = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     m = group_metrics(y, y, a)
     assert m["disparate_impact"] == 1.0 and m["statistical_parity_difference"] == 0.0
-    assert m["equal_opportunity_difference"] == 0.0 and m["average_odds_difference"] == 0.0
-    assert m["theil_index"] == pytest.approx(0.0, abs=1e-15) and m["balanced_accuracy"] == 1.0
+    assert (
+        m["equal_opportunity_difference"] == 0.0 and m["average_odds_difference"] == 0.0
+    )
+    assert (
+        m["theil_index"] == pytest.approx(0.0, abs=1e-15)
+        and m["balanced_accuracy"] == 1.0
+    )
 
 
 def test_group_metrics_accepts_series_strings_and_booleans():
     y_true, y_pred, protected, _ = random_problem(7)
     names = np.where(protected == 1, "white", "black_or_hispanic")
-    a = group_metrics(pd.Series(y_true), y_pred.astype(bool), pd.Series(names), privileged="white")
+    a = group_metrics(
+        pd.Series(y_true), y_pred.astype(bool), pd.Series(names), privileged="white"
+    )
     b = group_metrics(y_true, y_pred, protected)
     assert a == b
 
 
 def test_group_metrics_mismatched_lengths():
-    with pytest.raises(ValueError, match=r"mismatched lengths: y_true has 4, y_pred has 3, protected has 4"):
+    with pytest.raises(
+        ValueError,
+        match=r"mismatched lengths: y_true has 4, y_pred has 3, protected has 4",
+    ):
         group_metrics([0, 1, 0, 1], [0, 1, 1], [0, 0, 1, 1])
 
 
@@ -135,22 +165,30 @@ def test_group_metrics_no_positives_in_a_group_names_metric_and_reason():
     a = [0, 0, 0, 1, 1, 1]
     with pytest.raises(
         ValueError,
-        match=r"unprivileged group has no positive labels .*TP/P is 0/0 and equal_opportunity_difference "
+        match=r"unprivileged group has no positive labels .*TP/P is 0/0, so equal_opportunity_difference "
         r"and average_odds_difference are undefined",
     ):
         group_metrics(y, yhat, a)
     m = group_metrics(y, yhat, a, undefined="nan")
-    assert np.isnan(m["equal_opportunity_difference"]) and np.isnan(m["average_odds_difference"])
+    assert np.isnan(m["equal_opportunity_difference"]) and np.isnan(
+        m["average_odds_difference"]
+    )
     assert m["disparate_impact"] == pytest.approx((1 / 3) / (2 / 3))
 
 
 def test_group_metrics_no_negatives_in_a_group():
-    with pytest.raises(ValueError, match=r"privileged group has no negative labels .*average_odds_difference"):
+    with pytest.raises(
+        ValueError,
+        match=r"privileged group has no negative labels .*average_odds_difference",
+    ):
         group_metrics([0, 1, 1, 1], [0, 1, 1, 0], [0, 0, 1, 1])
 
 
 def test_group_metrics_privileged_selects_nobody():
-    with pytest.raises(ValueError, match=r"privileged group has no predicted positives.*disparate_impact"):
+    with pytest.raises(
+        ValueError,
+        match=r"privileged group has no predicted positives.*disparate_impact",
+    ):
         group_metrics([0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1])
     m = group_metrics([0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1], undefined="nan")
     assert np.isnan(m["disparate_impact"]) and m["statistical_parity_difference"] == 1.0
@@ -159,12 +197,27 @@ def test_group_metrics_privileged_selects_nobody():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(y_true=[0, 1, np.nan, 1], y_pred=[0, 1, 1, 0], protected=[0, 0, 1, 1]), "y_true contains 1 NaN"),
-        (dict(y_true=[0, 1, 0, 1], y_pred=[0, 0.7, 1, 0], protected=[0, 0, 1, 1]), "0/1 labels.*threshold_sweep"),
-        (dict(y_true=[0, 1, 0, 1], y_pred=[0, 1, 1, 0], protected=[0, np.nan, 1, 1]), "protected contains 1 NaN"),
-        (dict(y_true=[], y_pred=[], protected=[]), "y_true is empty"),
-        (dict(y_true=np.zeros((2, 2)), y_pred=[0, 1], protected=[0, 1]), "one-dimensional"),
-        (dict(y_true=[0, 1], y_pred=[0, 1], protected=[0, 1], undefined="zero"), "undefined must be"),
+        (
+            dict(y_true=[0, 1, np.nan, 1], y_pred=[0, 1, 1, 0], protected=[0, 0, 1, 1]),
+            "y_true contains 1 NaN",
+        ),
+        (
+            dict(y_true=[0, 1, 0, 1], y_pred=[0, 0.7, 1, 0], protected=[0, 0, 1, 1]),
+            "only 0 .* and 1.*threshold scores",
+        ),
+        (
+            dict(y_true=[0, 1, 0, 1], y_pred=[0, 1, 1, 0], protected=[0, np.nan, 1, 1]),
+            "protected has 1 missing group label",
+        ),
+        (dict(y_true=[], y_pred=[], protected=[]), "is empty"),
+        (
+            dict(y_true=np.zeros((2, 2)), y_pred=[0, 1], protected=[0, 1]),
+            "one-dimensional",
+        ),
+        (
+            dict(y_true=[0, 1], y_pred=[0, 1], protected=[0, 1], undefined="zero"),
+            "undefined must be",
+        ),
     ],
 )
 def test_group_metrics_bad_inputs(kwargs, match):
@@ -173,40 +226,49 @@ def test_group_metrics_bad_inputs(kwargs, match):
 
 
 # ---------------------------------------------------------------------------
-# threshold_sweep
+# group_metrics_by_threshold
 
 
-def test_threshold_sweep_matches_a_per_threshold_loop():
+def test_group_metrics_by_threshold_matches_a_per_threshold_loop():
     y_true, _, protected, scores = random_problem(11, n=500)
     scores = np.round(scores, 2)  # ties, and thresholds landing exactly on scores
     thresholds = np.concatenate([np.linspace(0, 1, 41), [scores[0], 0.999, 1.5]])
-    sweep = threshold_sweep(scores, y_true, protected, thresholds)
+    sweep = group_metrics_by_threshold(scores, y_true, protected, thresholds)
     assert list(sweep.columns[:7]) == ["threshold", *METRIC_NAMES]
     loop = pd.DataFrame(
-        [group_metrics(y_true, (scores > t).astype(int), protected, undefined="nan") for t in thresholds]
+        [
+            group_metrics(y_true, (scores > t).astype(int), protected, undefined="nan")
+            for t in thresholds
+        ]
     )
     for k in METRIC_NAMES:
-        np.testing.assert_allclose(sweep[k].to_numpy(), loop[k].to_numpy(), rtol=0, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(
+            sweep[k].to_numpy(), loop[k].to_numpy(), rtol=0, atol=1e-12, equal_nan=True
+        )
     assert np.isnan(sweep["disparate_impact"].iloc[-1])  # nobody selected above 1.5
     sel_u = [(scores[protected == 0] > t).mean() for t in thresholds]
     np.testing.assert_allclose(sweep["selection_rate_unprivileged"], sel_u)
 
 
-def test_threshold_sweep_bad_inputs():
+def test_group_metrics_by_threshold_bad_inputs():
     y_true, _, protected, scores = random_problem(12, n=50)
     bad = scores.copy()
     bad[3] = np.nan
-    with pytest.raises(ValueError, match=r"scores contains 1 NaN .*position\(s\) \[3\]"):
-        threshold_sweep(bad, y_true, protected, [0.5])
+    with pytest.raises(
+        ValueError, match=r"scores contains 1 NaN .*position\(s\) \[3\]"
+    ):
+        group_metrics_by_threshold(bad, y_true, protected, [0.5])
     with pytest.raises(ValueError, match="mismatched lengths"):
-        threshold_sweep(scores[:-1], y_true, protected, [0.5])
+        group_metrics_by_threshold(scores[:-1], y_true, protected, [0.5])
     with pytest.raises(ValueError, match="single group"):
-        threshold_sweep(scores, y_true, np.ones_like(protected), [0.5])
+        group_metrics_by_threshold(scores, y_true, np.ones_like(protected), [0.5])
     with pytest.raises(ValueError, match="thresholds contains 1 NaN"):
-        threshold_sweep(scores, y_true, protected, [0.5, np.nan])
+        group_metrics_by_threshold(scores, y_true, protected, [0.5, np.nan])
     y_no_pos = np.where(protected == 0, 0, y_true)
-    with pytest.raises(ValueError, match="unprivileged group has no positive labels.*equal_opportunity"):
-        threshold_sweep(scores, y_no_pos, protected, [0.5])
+    with pytest.raises(
+        ValueError, match="unprivileged group has no positive labels.*equal_opportunity"
+    ):
+        group_metrics_by_threshold(scores, y_no_pos, protected, [0.5])
 
 
 # ---------------------------------------------------------------------------
@@ -217,17 +279,30 @@ def test_bootstrap_replicates_are_resampled_group_metrics():
     y_true, y_pred, protected, scores = random_problem(21, n=300)
     other = (scores > 0.6).astype(int)
     table, reps = bootstrap_group_metrics(
-        y_true, {"a": y_pred, "b": other}, protected, n_boot=50, seed=3, return_replicates=True
+        y_true,
+        {"a": y_pred, "b": other},
+        protected,
+        n_boot=50,
+        seed=3,
+        return_replicates=True,
     )
     idx = np.random.default_rng(3).integers(0, len(y_true), size=(50, len(y_true)))
     for b in (0, 17, 49):
         i = idx[b]
         for name, pred in (("a", y_pred), ("b", other)):
             expected = group_metrics(y_true[i], pred[i], protected[i], undefined="nan")
-            np.testing.assert_allclose(reps[name][b], [expected[k] for k in METRIC_NAMES], atol=1e-12)
-    full = group_metrics(y_true, other, protected)
+            np.testing.assert_allclose(
+                reps[name][b], [expected[k] for k in METRIC_NAMES], atol=1e-12
+            )
     rows = table[table.model == "b"].set_index("metric")
-    assert rows.loc["disparate_impact", "estimate"] == full["disparate_impact"]
+    # the estimate is the metric on all rows, computed here from its definition
+    sel_u, sel_p = other[protected == 0].mean(), other[protected == 1].mean()
+    assert rows.loc["disparate_impact", "estimate"] == pytest.approx(
+        sel_u / sel_p, abs=1e-12
+    )
+    assert rows.loc["statistical_parity_difference", "estimate"] == pytest.approx(
+        sel_u - sel_p, abs=1e-12
+    )
     assert (rows.ci_low <= rows.ci_high).all()
     lo, hi = np.quantile(reps["b"][:, 0], [0.025, 0.975])
     assert rows.loc["disparate_impact", "ci_low"] == pytest.approx(lo)
@@ -237,8 +312,13 @@ def test_bootstrap_replicates_are_resampled_group_metrics():
 
 def test_bootstrap_is_paired_and_seeded():
     y_true, y_pred, protected, _ = random_problem(22, n=200)
-    _, reps = bootstrap_group_metrics(y_true, {"x": y_pred, "y": y_pred.copy()}, protected, n_boot=30,
-                                      return_replicates=True)
+    _, reps = bootstrap_group_metrics(
+        y_true,
+        {"x": y_pred, "y": y_pred.copy()},
+        protected,
+        n_boot=30,
+        return_replicates=True,
+    )
     np.testing.assert_array_equal(reps["x"], reps["y"])
     t1 = bootstrap_group_metrics(y_true, y_pred, protected, n_boot=30, seed=5)
     t2 = bootstrap_group_metrics(y_true, y_pred, protected, n_boot=30, seed=5)
@@ -251,19 +331,23 @@ def test_bootstrap_interval_narrows_with_more_data():
     y_big, p_big, a_big, _ = random_problem(23, n=5000)
     w = [
         (t.ci_high - t.ci_low).set_axis(t.metric)["balanced_accuracy"]
-        for t in (bootstrap_group_metrics(y, p, a, n_boot=200) for y, p, a in
-                  ((y_small, p_small, a_small), (y_big, p_big, a_big)))
+        for t in (
+            bootstrap_group_metrics(y, p, a, n_boot=200)
+            for y, p, a in ((y_small, p_small, a_small), (y_big, p_big, a_big))
+        )
     ]
     assert w[1] < w[0] / 3
 
 
 def test_bootstrap_bad_inputs():
     y_true, y_pred, protected, _ = random_problem(24, n=40)
-    with pytest.raises(ValueError, match="n_boot must be a positive integer"):
+    with pytest.raises(ValueError, match="n_boot must be a positive whole number"):
         bootstrap_group_metrics(y_true, y_pred, protected, n_boot=0)
     with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
         bootstrap_group_metrics(y_true, y_pred, protected, confidence=95)
-    with pytest.raises(ValueError, match=r"y_pred\['short'\] has 39 entries but y_true has 40"):
+    with pytest.raises(
+        ValueError, match=r"y_pred\['short'\] has 39 entries but y_true has 40"
+    ):
         bootstrap_group_metrics(y_true, {"short": y_pred[:-1]}, protected)
     with pytest.raises(ValueError, match="empty mapping"):
         bootstrap_group_metrics(y_true, {}, protected)
@@ -277,7 +361,9 @@ def test_chouldechova_identity_holds_on_random_confusion_matrices():
     rng = np.random.default_rng(0)
     tp, fp, fn, tn = rng.integers(1, 500, size=(4, 20)).astype(float)
     p = (tp + fn) / (tp + fp + fn + tn)
-    np.testing.assert_allclose(chouldechova_fpr(p, tp / (tp + fp), fn / (tp + fn)), fp / (fp + tn))
+    np.testing.assert_allclose(
+        chouldechova_fpr(p, tp / (tp + fp), fn / (tp + fn)), fp / (fp + tn)
+    )
     assert chouldechova_fpr(0.5, 0.5, 0.0) == pytest.approx(1.0)
     series = chouldechova_fpr(pd.Series([0.5, 0.25], index=["a", "b"]), 0.5, 0.0)
     assert series.to_dict() == pytest.approx({"a": 1.0, "b": 1 / 3})
@@ -285,20 +371,6 @@ def test_chouldechova_identity_holds_on_random_confusion_matrices():
         chouldechova_fpr(1.0, 0.5, 0.2)
     with pytest.raises(ValueError, match="ppv out of range"):
         chouldechova_fpr(0.3, 0.0, 0.2)
-
-
-def test_propublica_compas_subset():
-    everyone = propublica_compas(races=None)
-    assert len(everyone) == 6172
-    two = propublica_compas()
-    assert len(two) == 5278 and set(two.race) == {"African-American", "Caucasian"}
-    assert two.days_b_screening_arrest.abs().max() <= 30 and (two.c_charge_degree != "O").all()
-    assert two.groupby("race").two_year_recid.mean().round(3).to_dict() == {
-        "African-American": 0.523, "Caucasian": 0.391}  # ProPublica's base rates
-    with pytest.raises(ValueError, match=r"race value\(s\) \['Martian'\] do not occur"):
-        propublica_compas(races=["Martian"])
-    with pytest.raises(ValueError, match="lacks the COMPAS column"):
-        propublica_compas(everyone.drop(columns="score_text"))
 
 
 def test_generalized_error_rates_satisfy_kleinberg_identity_when_calibrated():
@@ -336,8 +408,13 @@ def fitted_optimizer():
     x = rng.normal(size=(n, 2)) + a[:, None] * 0.8
     y = (x[:, 0] + rng.normal(size=n) > 0.5).astype(int)
     model = LogisticRegression().fit(x, y)
-    to = ThresholdOptimizer(estimator=model, constraints="demographic_parity", objective="balanced_accuracy_score",
-                            prefit=True, predict_method="predict_proba")
+    to = ThresholdOptimizer(
+        estimator=model,
+        constraints="demographic_parity",
+        objective="balanced_accuracy_score",
+        prefit=True,
+        predict_method="predict_proba",
+    )
     to.fit(x, y, sensitive_features=a)
     return to, model, x, a
 
@@ -346,7 +423,10 @@ def test_positive_probability_matches_fairlearn(fitted_optimizer):
     to, model, x, a = fitted_optimizer
     ours = positive_probability(to, model.predict_proba(x)[:, 1], a)
     np.testing.assert_allclose(ours, to._pmf_predict(x, sensitive_features=a)[:, 1])
-    draws = np.mean([to.predict(x, sensitive_features=a, random_state=s) for s in range(200)], axis=0)
+    draws = np.mean(
+        [to.predict(x, sensitive_features=a, random_state=s) for s in range(200)],
+        axis=0,
+    )
     assert np.abs(draws - ours).max() < 0.15
     with pytest.raises(ValueError, match=r"group value\(s\) \['7'\] were not seen"):
         positive_probability(to, model.predict_proba(x)[:, 1], np.where(a == 1, 7, a))
@@ -379,12 +459,14 @@ def test_quiet_import_warnings_silences_and_restores(capfd):
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     with quiet_import_warnings():
-        logging.warning("No module named 'tensorflow': AdversarialDebiasing will be unavailable")
-        warnings.warn("optional extra missing", UserWarning)
+        logging.warning(
+            "No module named 'tensorflow': AdversarialDebiasing will be unavailable"
+        )
+        warnings.warn("optional extra missing", UserWarning, stacklevel=1)
     assert capfd.readouterr().err == ""
     assert root.level == level and root.handlers == handlers
     with pytest.warns(UserWarning, match="still shown"):
-        warnings.warn("still shown", UserWarning)
+        warnings.warn("still shown", UserWarning, stacklevel=1)
 
 
 def test_aif360_groups():
@@ -397,7 +479,13 @@ def test_aif360_groups():
 
 
 def small_frame():
-    return pd.DataFrame({"x": [0.5, 1.5, -2.0, 3.0, 0.0, 1.0], "a": [0, 0, 1, 1, 1, 0], "y": [1, 0, 1, 1, 0, 0]})
+    return pd.DataFrame(
+        {
+            "x": [0.5, 1.5, -2.0, 3.0, 0.0, 1.0],
+            "a": [0, 0, 1, 1, 1, 0],
+            "y": [1, 0, 1, 1, 0, 0],
+        }
+    )
 
 
 def test_converters_round_trip_with_weights():
@@ -409,7 +497,9 @@ def test_converters_round_trip_with_weights():
     np.testing.assert_array_equal(ds.privileged_protected_attributes[0], [1.0])
     np.testing.assert_array_equal(ds.unprivileged_protected_attributes[0], [0.0])
     back = from_binary_label_dataset(ds)
-    np.testing.assert_array_equal(back[["x", "a", "y"]].to_numpy(), df[["x", "a", "y"]].to_numpy())
+    np.testing.assert_array_equal(
+        back[["x", "a", "y"]].to_numpy(), df[["x", "a", "y"]].to_numpy()
+    )
     np.testing.assert_array_equal(back["instance_weights"], w)
     df["w"] = w
     ds2 = to_binary_label_dataset(df, "y", "a", features=["x"], instance_weights="w")
@@ -434,8 +524,16 @@ def test_reweighing_weights_come_back_through_the_converter():
     "change, kwargs, match",
     [
         (lambda d: d, dict(label="z"), r"column\(s\) \['z'\] are not in df"),
-        (lambda d: d.assign(x=["a", "b", "c", "d", "e", "f"]), {}, r"not numeric.*pd.get_dummies"),
-        (lambda d: d.assign(x=[np.nan, 1, 2, 3, 4, 5]), {}, r"\['x'\] contain missing values"),
+        (
+            lambda d: d.assign(x=["a", "b", "c", "d", "e", "f"]),
+            {},
+            r"not numeric.*pd.get_dummies",
+        ),
+        (
+            lambda d: d.assign(x=[np.nan, 1, 2, 3, 4, 5]),
+            {},
+            r"\['x'\] contain missing values",
+        ),
         (lambda d: d.assign(y=[2, 0, 1, 1, 0, 0]), {}, r"holds value\(s\) \[2\]"),
         (lambda d: d.assign(a=1), {}, "single group"),
         (lambda d: d, dict(instance_weights=[1.0, 2.0]), "mismatched lengths"),
@@ -456,51 +554,43 @@ def test_to_binary_label_dataset_needs_a_dataframe():
 
 
 # ---------------------------------------------------------------------------
-# The MEPS task
-
-
-def test_make_meps_task_on_the_real_extract():
-    task = make_meps_task(seed=0)
-    sizes = [len(task.train), len(task.val), len(task.test)]
-    assert sum(sizes) == 10391 and sizes == [5196, 3117, 2078]
-    assert task.label == "high_drugexp" and task.protected == "not_blhisp"
-    assert not {"blhisp", "black", "hisp", "drugexp", "ldrugexp"} & set(task.features)
-    assert 0.18 < task.train[task.label].mean() <= 0.2
-    again = make_meps_task(seed=0)
-    pd.testing.assert_frame_equal(task.test, again.test)
-    assert not make_meps_task(seed=1).test.equals(task.test)
-
-
-def test_make_meps_task_codes_and_splits_a_synthetic_table():
-    rng = np.random.default_rng(0)
-    n = 100
-    df = pd.DataFrame({c: rng.integers(0, 2, n).astype(float) for c in fx.MEPS_FEATURES})
-    df["income"] = np.arange(n, dtype=float)  # unique, to track rows
-    df["blhisp"] = rng.integers(0, 2, n).astype(float)
-    df["drugexp"] = rng.permutation(n) * 10.0
-    task = make_meps_task(df, seed=3)
-    together = pd.concat([task.train, task.val, task.test])
-    assert sorted(together.income) == list(range(n))  # disjoint and complete
-    assert [len(task.train), len(task.val), len(task.test)] == [50, 30, 20]
-    merged = together.merge(df[["income", "blhisp", "drugexp"]], on="income")
-    np.testing.assert_array_equal(merged.not_blhisp, 1 - merged.blhisp)
-    np.testing.assert_array_equal(merged.high_drugexp, (merged.drugexp > task.cutoff).astype(int))
-    assert task.cutoff == np.quantile(df.drugexp.to_numpy()[task.train.income.astype(int)], 0.8)
-    with pytest.raises(ValueError, match=r"lacks the MEPS column\(s\) \['blhisp'\]"):
-        make_meps_task(df.drop(columns="blhisp"))
-    with pytest.raises(ValueError, match="fractions must be three positive numbers"):
-        make_meps_task(df, fractions=(0.5, 0.5))
-    with pytest.raises(ValueError, match="quantile must be in"):
-        make_meps_task(df, quantile=1.0)
-
-
-# ---------------------------------------------------------------------------
 # load_meps_panel19
 
-RENAMED = ["FTSTU53X", "ACTDTY53", "HONRDC53", "RTHLTH53", "MNHLTH53", "CHBRON53", "JTPAIN53", "PREGNT53",
-           "WLKLIM53", "ACTLIM53", "SOCLIM53", "COGLIM53", "EMPST53"]
-BINARY_DX = ["HIBPDX", "CHDDX", "ANGIDX", "MIDX", "OHRTDX", "STRKDX", "EMPHDX", "CHOLDX", "CANCERDX", "DIABDX",
-             "ARTHDX", "ARTHTYPE", "ASTHDX", "ADHDADDX", "DFHEAR42", "DFSEE42", "ADSMOK42", "PHQ242"]
+RENAMED = [
+    "FTSTU53X",
+    "ACTDTY53",
+    "HONRDC53",
+    "RTHLTH53",
+    "MNHLTH53",
+    "CHBRON53",
+    "JTPAIN53",
+    "PREGNT53",
+    "WLKLIM53",
+    "ACTLIM53",
+    "SOCLIM53",
+    "COGLIM53",
+    "EMPST53",
+]
+BINARY_DX = [
+    "HIBPDX",
+    "CHDDX",
+    "ANGIDX",
+    "MIDX",
+    "OHRTDX",
+    "STRKDX",
+    "EMPHDX",
+    "CHOLDX",
+    "CANCERDX",
+    "DIABDX",
+    "ARTHDX",
+    "ARTHTYPE",
+    "ASTHDX",
+    "ADHDADDX",
+    "DFHEAR42",
+    "DFSEE42",
+    "ADSMOK42",
+    "PHQ242",
+]
 VISITS = ["OBTOTV15", "OPTOTV15", "ERTOT15", "IPNGTD15", "HHTOTD15"]
 
 
@@ -552,7 +642,9 @@ def check_panel19(ds, df):
     np.testing.assert_array_equal(ds.protected_attributes.ravel(), exp.race)
     np.testing.assert_array_equal(ds.labels.ravel(), exp.util)
     np.testing.assert_allclose(ds.instance_weights, exp.weight)
-    np.testing.assert_array_equal(ds.features[:, ds.feature_names.index("AGE")], exp.age)
+    np.testing.assert_array_equal(
+        ds.features[:, ds.feature_names.index("AGE")], exp.age
+    )
     assert 0 < exp.util.sum() < len(exp) and 0 < exp.race.sum() < len(exp)
 
 
@@ -569,7 +661,10 @@ def no_meps_anywhere(tmp_path, monkeypatch):
 
 
 def test_load_meps_panel19_missing_file_explains_how_to_get_it(no_meps_anywhere):
-    with pytest.raises(FileNotFoundError, match=r"h181\.csv\) was not found.*fetch_meps\(19.*h181ssp\.zip") as err:
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"h181\.csv\) was not found.*fetch_meps\(19.*h181ssp\.zip",
+    ) as err:
         load_meps_panel19()
     assert str(no_meps_anywhere) in str(err.value) and "README.md" in str(err.value)
     with pytest.raises(FileNotFoundError, match="nowhere.csv"):
@@ -584,7 +679,9 @@ def test_load_meps_panel19_from_a_given_path(tmp_path, no_meps_anywhere):
     check_panel19(load_meps_panel19(path), df)
 
 
-def test_load_meps_panel19_from_aif360_folder_calls_aif360(no_meps_anywhere, monkeypatch):
+def test_load_meps_panel19_from_aif360_folder_calls_aif360(
+    no_meps_anywhere, monkeypatch
+):
     df = synthetic_h181(seed=1)
     df.to_csv(no_meps_anywhere / "h181.csv", index=False)
     calls = []
@@ -609,7 +706,11 @@ def test_paired_bootstrap_difference_matches_a_replicate_loop():
     y_true, y_pred, protected, scores = random_problem(31, n=400)
     other = (scores > 0.6).astype(int)
     boot, reps = bootstrap_group_metrics(
-        y_true, {"a": y_pred, "b": other}, protected, n_boot=200, seed=4,
+        y_true,
+        {"a": y_pred, "b": other},
+        protected,
+        n_boot=200,
+        seed=4,
         return_replicates=True,
     )
     out = paired_bootstrap_difference(boot, reps, "b", "a")
@@ -633,8 +734,11 @@ def test_paired_bootstrap_difference_of_a_model_with_itself_is_exactly_zero():
 
     y_true, y_pred, protected, scores = random_problem(32, n=300)
     boot, reps = bootstrap_group_metrics(
-        y_true, {"a": y_pred, "copy": y_pred.copy(), "c": (scores > 0.3).astype(int)},
-        protected, n_boot=100, return_replicates=True,
+        y_true,
+        {"a": y_pred, "copy": y_pred.copy(), "c": (scores > 0.3).astype(int)},
+        protected,
+        n_boot=100,
+        return_replicates=True,
     )
     same = paired_bootstrap_difference(boot, reps, "copy", "a", "balanced_accuracy")
     cols = ["difference", "ci_low", "ci_high"]
@@ -665,3 +769,98 @@ def test_paired_bootstrap_difference_bad_inputs():
         paired_bootstrap_difference(reps, reps, "a", "a")
     with pytest.raises(ValueError, match="confidence"):
         paired_bootstrap_difference(boot, reps, "a", "a", confidence=95)
+
+
+def test_positive_probability_normalises_group_values(fitted_optimizer):
+    # fitted on integer groups 0/1; the same groups given as strings must not become "no rule"
+    to, model, x, a = fitted_optimizer
+    scores = model.predict_proba(x)[:, 1]
+    as_int = positive_probability(to, scores, a)
+    as_str = positive_probability(to, scores, a.astype(str))
+    np.testing.assert_allclose(as_str, as_int)
+    assert as_int.max() > 0
+
+
+# ---------------------------------------------------------------------------
+# One engine: the named metrics are group_metrics, and group_metrics is fairlearn's
+
+WRAPPERS = {
+    "statistical_parity_difference": ("demographic_parity_difference", False),
+    "disparate_impact": ("disparate_impact", False),
+    "equal_opportunity_difference": ("equal_opportunity_difference", True),
+    "false_positive_rate_difference": ("false_positive_rate_difference", True),
+    "average_odds_difference": ("average_odds_difference", True),
+    "equalized_odds_difference": ("equalized_odds_difference", True),
+    "predictive_parity_difference": ("predictive_parity_difference", True),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_named_wrapper_equals_group_metrics(seed):
+    from trustworthy_lib import metrics
+
+    y_true, y_pred, protected, _ = random_problem(
+        seed, privileged="p", unprivileged="u"
+    )
+    engine = group_metrics(y_true, y_pred, protected, "p", metrics=fx.ALL_METRICS)
+    assert set(WRAPPERS) <= set(engine)
+    for key, (name, needs_labels) in WRAPPERS.items():
+        fn = getattr(metrics, name)
+        args = (y_true, y_pred) if needs_labels else (y_pred,)
+        assert fn(*args, protected, "p") == engine[key], name
+    # the undefined policy is the engine's too
+    y_no_neg = np.where(protected == "u", 1, y_true)
+    with pytest.raises(ValueError, match="no negative labels"):
+        metrics.false_positive_rate_difference(y_no_neg, y_pred, protected, "p")
+    nan = metrics.average_odds_difference(
+        y_no_neg, y_pred, protected, "p", undefined="nan"
+    )
+    assert np.isnan(nan)
+
+
+def test_group_metrics_agrees_with_fairlearn():
+    import fairlearn.metrics as flm
+
+    y_true, y_pred, protected, _ = random_problem(7, n=600)
+    ours = group_metrics(y_true, y_pred, protected, metrics=fx.ALL_METRICS)
+    kw = dict(sensitive_features=protected)
+    assert abs(ours["statistical_parity_difference"]) == pytest.approx(
+        flm.demographic_parity_difference(y_true, y_pred, **kw), abs=1e-12
+    )
+    assert ours["disparate_impact"] ** np.sign(
+        -ours["statistical_parity_difference"]
+    ) == pytest.approx(flm.demographic_parity_ratio(y_true, y_pred, **kw), abs=1e-12)
+    assert ours["equalized_odds_difference"] == pytest.approx(
+        flm.equalized_odds_difference(y_true, y_pred, **kw), abs=1e-12
+    )
+    frame = flm.MetricFrame(
+        metrics={
+            "tpr": flm.true_positive_rate,
+            "fpr": flm.false_positive_rate,
+            "sel": flm.selection_rate,
+        },
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=protected,
+    ).by_group
+    gap = frame.loc[0] - frame.loc[1]  # unprivileged (0) minus privileged (1)
+    assert ours["equal_opportunity_difference"] == pytest.approx(gap["tpr"], abs=1e-12)
+    assert ours["false_positive_rate_difference"] == pytest.approx(
+        gap["fpr"], abs=1e-12
+    )
+    assert ours["statistical_parity_difference"] == pytest.approx(gap["sel"], abs=1e-12)
+
+
+def test_bootstrap_with_a_metric_undefined_on_the_full_sample():
+    y_true, y_pred, protected, _ = random_problem(11, n=60)
+    y_true = np.where(protected == 0, 1, y_true)  # the unprivileged group: no negatives
+    with pytest.raises(ValueError, match="no negative labels"):
+        bootstrap_group_metrics(y_true, y_pred, protected, n_boot=20)
+    table = bootstrap_group_metrics(
+        y_true, y_pred, protected, n_boot=20, undefined="nan"
+    ).set_index("metric")
+    aod = table.loc["average_odds_difference"]
+    assert np.isnan(aod.estimate) and np.isnan(aod.ci_low) and aod.undefined == 20
+    spd = table.loc["statistical_parity_difference"]
+    assert not np.isnan(spd.estimate) and spd.undefined == 0
+    assert spd.ci_low <= spd.estimate <= spd.ci_high

@@ -15,14 +15,18 @@ from trustworthy_lib.interpretability import accuracy_complexity_table, model_co
 def data():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5))
-    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(scale=0.5, size=300) > 0.5).astype(int)
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(scale=0.5, size=300) > 0.5).astype(
+        int
+    )
     return X[:200], y[:200], X[200:], y[200:]
 
 
 def test_logistic_regression_counts_coefficients_and_intercept(data):
     X, y, _, _ = data
     assert model_complexity(LogisticRegression().fit(X, y)) == 5 + 1
-    y3 = np.digitize(X[:, 0], [-0.5, 0.5])  # three classes: one row of coefficients each
+    y3 = np.digitize(
+        X[:, 0], [-0.5, 0.5]
+    )  # three classes: one row of coefficients each
     assert model_complexity(LogisticRegression(max_iter=500).fit(X, y3)) == 3 * (5 + 1)
 
 
@@ -32,16 +36,22 @@ def test_tree_counts_splits_and_leaves(data):
     assert model_complexity(stump) == 2 * 1 + 2  # one split, two leaves
     tree = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y)
     leaves = tree.get_n_leaves()
-    assert model_complexity(tree) == 2 * (leaves - 1) + leaves  # binary tree: splits = leaves - 1
+    assert (
+        model_complexity(tree) == 2 * (leaves - 1) + leaves
+    )  # binary tree: splits = leaves - 1
 
 
 def test_mlp_counts_weights_and_biases_through_a_pipeline(data):
     X, y, _, _ = data
-    mlp = make_pipeline(StandardScaler(), MLPClassifier((7, 3), max_iter=50, random_state=0))
+    mlp = make_pipeline(
+        StandardScaler(), MLPClassifier((7, 3), max_iter=50, random_state=0)
+    )
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a 50-iteration fit does not converge; that is fine here
+        warnings.simplefilter(
+            "ignore"
+        )  # a 50-iteration fit does not converge; that is fine here
         mlp.fit(X, y)
     assert model_complexity(mlp) == (5 * 7 + 7) + (7 * 3 + 3) + (3 * 1 + 1)
 
@@ -56,12 +66,19 @@ def test_model_complexity_errors(data):
 
 def test_table_matches_a_direct_fit(data):
     Xtr, ytr, Xte, yte = data
-    models = {"lr": LogisticRegression(), "stump": DecisionTreeClassifier(max_depth=1, random_state=0)}
+    models = {
+        "lr": LogisticRegression(),
+        "stump": DecisionTreeClassifier(max_depth=1, random_state=0),
+    }
     table = accuracy_complexity_table(models, Xtr, ytr, Xte, yte)
     assert table.index.tolist() == ["lr", "stump"]
     lr = LogisticRegression().fit(Xtr, ytr)
-    assert table.loc["lr", "test_auroc"] == pytest.approx(roc_auc_score(yte, lr.predict_proba(Xte)[:, 1]))
-    assert table.loc["lr", "train_auroc"] == pytest.approx(roc_auc_score(ytr, lr.predict_proba(Xtr)[:, 1]))
+    assert table.loc["lr", "test_auroc"] == pytest.approx(
+        roc_auc_score(yte, lr.predict_proba(Xte)[:, 1])
+    )
+    assert table.loc["lr", "train_auroc"] == pytest.approx(
+        roc_auc_score(ytr, lr.predict_proba(Xtr)[:, 1])
+    )
     assert table.loc["stump", "complexity"] == 4
     assert (table["fit_seconds"] >= 0).all()
     # the originals were cloned, not fitted
@@ -73,14 +90,61 @@ def test_table_matches_a_direct_fit(data):
     "mutate, match",
     [
         (lambda d: ({}, *d), "models is empty"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0][:, 0], d[1], d[2], d[3]), "2-D table"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0], d[1][:-1], d[2], d[3]), "one label per row"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0], d[1], d[2][:, :3], d[3]), "features"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0], np.zeros_like(d[1]), d[2], d[3]), "two classes"),
-        (lambda d: ({"lr": LogisticRegression()}, np.where(d[0] > 2, np.nan, d[0]), d[1], d[2], d[3]), "NaN"),
-        (lambda d: ({"lr": LogisticRegression()}, d[0][:0], d[1][:0], d[2], d[3]), "empty"),
+        (
+            lambda d: ({"lr": LogisticRegression()}, d[0][:, 0], d[1], d[2], d[3]),
+            "2-D array",
+        ),
+        (
+            lambda d: ({"lr": LogisticRegression()}, d[0], d[1][:-1], d[2], d[3]),
+            "mismatched lengths",
+        ),
+        (
+            lambda d: ({"lr": LogisticRegression()}, d[0], d[1], d[2][:, :3], d[3]),
+            "features",
+        ),
+        (
+            lambda d: (
+                {"lr": LogisticRegression()},
+                d[0],
+                np.zeros_like(d[1]),
+                d[2],
+                d[3],
+            ),
+            "two classes",
+        ),
+        (
+            lambda d: (
+                {"lr": LogisticRegression()},
+                np.where(d[0] > 2, np.nan, d[0]),
+                d[1],
+                d[2],
+                d[3],
+            ),
+            "NaN",
+        ),
+        (
+            lambda d: ({"lr": LogisticRegression()}, d[0][:0], d[1][:0], d[2], d[3]),
+            "empty",
+        ),
     ],
 )
 def test_table_input_errors(data, mutate, match):
     with pytest.raises(ValueError, match=match):
         accuracy_complexity_table(*mutate(data))
+
+
+def test_model_complexity_of_multiclass_models():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)  # 4 features, 3 classes
+    stump = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X, y)
+    # one split (feature, threshold) and two leaves with 3 - 1 free probabilities each
+    assert model_complexity(stump) == 2 * 1 + 2 * 2
+    # a tree that separates setosa, then splits the rest once more: 2 splits, 3 leaves
+    two = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    assert two.get_n_leaves() == 3
+    assert model_complexity(two) == 2 * 2 + 3 * 2
+    # multinomial logistic regression: a 3 x 4 weight matrix and 3 intercepts
+    assert model_complexity(LogisticRegression(max_iter=500).fit(X, y)) == 15

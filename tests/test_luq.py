@@ -42,7 +42,7 @@ def test_shuffled_loader_is_seeded_and_leaves_global_rng_alone():
     a = [b["input"] for b in dict_loader(x, y, batch_size=5, shuffle=True, seed=3)]
     b = [b["input"] for b in dict_loader(x, y, batch_size=5, shuffle=True, seed=3)]
     assert torch.equal(torch.random.get_rng_state(), state)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         torch.testing.assert_close(u, v)
     assert not torch.equal(torch.cat(a), torch.as_tensor(x))  # really shuffled
 

@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -34,10 +35,16 @@ def _kwargs(**overrides):
         },
         intended_use="Teaching.",
         out_of_scope_use=["Any real decision.", "Medical use."],
-        training_data={"Source": "Fashion-MNIST", "Licence": "MIT", "Size": "12,000 images", "Preprocessing": "scaled to [0, 1]"},
+        training_data={
+            "Source": "Fashion-MNIST",
+            "Licence": "MIT",
+            "Size": "12,000 images",
+            "Preprocessing": "scaled to [0, 1]",
+        },
         evaluation={"accuracy": 0.975, "n_test": 2000},
         fairness=pd.DataFrame(
-            {"selection_rate": [0.2, 0.1], "true_positive_rate": [0.5, 0.4]}, index=["blhisp=0", "blhisp=1"]
+            {"selection_rate": [0.2, 0.1], "true_positive_rate": [0.5, 0.4]},
+            index=["blhisp=0", "blhisp=1"],
         ),
         calibration={"ece": 0.031, "ece_temperature_scaled": 0.012, "temperature": 1.7},
         ood={"auroc_energy": 0.93},
@@ -56,13 +63,26 @@ def test_card_parses_with_huggingface_hub_and_keeps_the_values():
     assert card.data.license == "mit"
     assert card.data.datasets == ["fashion_mnist"]
     assert {"fashion-mnist", "model-card"} <= set(card.data.tags)
-    values = {(r.metric_type, r.metric_name): r.metric_value for r in card.data.eval_results}
+    values = {
+        (r.metric_type, r.metric_name): r.metric_value for r in card.data.eval_results
+    }
     assert values[("accuracy", "accuracy (evaluation)")] == pytest.approx(0.975)
-    assert values[("ece_temperature_scaled", "ece_temperature_scaled (calibration)")] == pytest.approx(0.012)
-    assert values[("auroc_energy", "auroc_energy (out-of-distribution behaviour)")] == pytest.approx(0.93)
-    assert values[("true_positive_rate", "true_positive_rate (blhisp=1)")] == pytest.approx(0.4)
+    assert values[
+        ("ece_temperature_scaled", "ece_temperature_scaled (calibration)")
+    ] == pytest.approx(0.012)
+    assert values[
+        ("auroc_energy", "auroc_energy (out-of-distribution behaviour)")
+    ] == pytest.approx(0.93)
+    assert values[
+        ("true_positive_rate", "true_positive_rate (blhisp=1)")
+    ] == pytest.approx(0.4)
     assert len(card.data.eval_results) == 2 + 3 + 1 + 4
-    assert set(card.data.metrics) >= {"accuracy", "ece", "auroc_energy", "selection_rate"}
+    assert set(card.data.metrics) >= {
+        "accuracy",
+        "ece",
+        "auroc_energy",
+        "selection_rate",
+    }
     # and the validator agrees
     assert validate_model_card(result.text).data.eval_results == card.data.eval_results
 
@@ -82,13 +102,20 @@ def test_card_has_every_section_in_order_and_nonempty():
 
 
 def test_missing_metric_is_reported_not_omitted():
-    result = build_model_card(**_kwargs(evaluation={"accuracy": 0.9, "f1": None}, calibration={"ece": float("nan")}))
+    result = build_model_card(
+        **_kwargs(
+            evaluation={"accuracy": 0.9, "f1": None}, calibration={"ece": float("nan")}
+        )
+    )
     assert result.missing == ("Evaluation: f1", "Calibration: ece")
     assert not result.complete
     sections = card_sections(result.text)
     assert f"| f1 | **{NOT_MEASURED}** |" in sections["Evaluation"]
     assert f"| ece | **{NOT_MEASURED}** |" in sections["Calibration"]
-    assert "this card is incomplete" in result.text and "Evaluation: f1" in result.text.split("## Model details")[0]
+    assert (
+        "this card is incomplete" in result.text
+        and "Evaluation: f1" in result.text.split("## Model details")[0]
+    )
     card = ModelCard(result.text)
     assert card.data.to_dict()["not_measured"] == ["Evaluation: f1", "Calibration: ece"]
     # a NaN is never written as a number into the metadata
@@ -98,12 +125,26 @@ def test_missing_metric_is_reported_not_omitted():
 
 def test_missing_section_is_reported_with_its_reason():
     result = build_model_card(
-        **_kwargs(fairness=None, ood=None, not_measured_reasons={"fairness": "The data have no demographic attributes."})
+        **_kwargs(
+            fairness=None,
+            ood=None,
+            not_measured_reasons={
+                "fairness": "The data have no demographic attributes."
+            },
+        )
     )
-    assert result.missing == ("Out-of-distribution behaviour: all metrics", "Fairness by group: all metrics")
+    assert result.missing == (
+        "Out-of-distribution behaviour: all metrics",
+        "Fairness by group: all metrics",
+    )
     sections = card_sections(result.text)
-    assert sections["Fairness by group"] == f"**{NOT_MEASURED}.** The data have no demographic attributes."
-    assert sections["Out-of-distribution behaviour"].startswith(f"**{NOT_MEASURED}.** No reason was given.")
+    assert (
+        sections["Fairness by group"]
+        == f"**{NOT_MEASURED}.** The data have no demographic attributes."
+    )
+    assert sections["Out-of-distribution behaviour"].startswith(
+        f"**{NOT_MEASURED}.** No reason was given."
+    )
     validate_model_card(result.text)  # still a structurally valid card
     status = lesson_checklist(result.text).set_index("item")["status"]
     assert status["Bias and fairness by group"] == "not measured"
@@ -115,34 +156,58 @@ def test_missing_group_metric_in_fairness_table_is_reported():
     frame = pd.DataFrame({"tpr": [0.5, np.nan]}, index=["a", "b"])
     result = build_model_card(**_kwargs(fairness=frame))
     assert result.missing == ("Fairness by group: tpr (b)",)
-    as_dict = build_model_card(**_kwargs(fairness={"a": {"tpr": 0.5}, "b": {"tpr": None}}))
+    as_dict = build_model_card(
+        **_kwargs(fairness={"a": {"tpr": 0.5}, "b": {"tpr": None}})
+    )
     assert as_dict.missing == result.missing
 
 
 def test_strict_mode_raises_on_missing_metrics():
-    with pytest.raises(MissingMetricError, match=r"2 metric\(s\) were not measured: Evaluation: f1; Fairness"):
-        build_model_card(**_kwargs(evaluation={"accuracy": 0.9, "f1": None}, fairness=None), strict=True)
+    with pytest.raises(
+        MissingMetricError,
+        match=r"2 metric\(s\) were not measured: Evaluation: f1; Fairness",
+    ):
+        build_model_card(
+            **_kwargs(evaluation={"accuracy": 0.9, "f1": None}, fairness=None),
+            strict=True,
+        )
     assert build_model_card(**_kwargs(), strict=True).complete
     assert issubclass(MissingMetricError, ValueError)
 
 
 def test_fairness_summary_and_group_table_together():
-    summary = {"disparate_impact": 0.62, "equal_opportunity_difference": -0.11, "theil_index": None}
-    groups = pd.DataFrame({"selection_rate": [0.2, 0.12]}, index=["privileged", "unprivileged"])
+    summary = {
+        "disparate_impact": 0.62,
+        "equal_opportunity_difference": -0.11,
+        "theil_index": None,
+    }
+    groups = pd.DataFrame(
+        {"selection_rate": [0.2, 0.12]}, index=["privileged", "unprivileged"]
+    )
     result = build_model_card(**_kwargs(fairness=summary, fairness_groups=groups))
     body = card_sections(result.text)["Fairness by group"]
-    assert body.index("| disparate_impact | 0.62 |") < body.index("| unprivileged | 0.12 |")
+    assert body.index("| disparate_impact | 0.62 |") < body.index(
+        "| unprivileged | 0.12 |"
+    )
     assert f"| theil_index | **{NOT_MEASURED}** |" in body
     assert result.missing == ("Fairness by group: theil_index",)
-    values = {r.metric_name: r.metric_value for r in ModelCard(result.text).data.eval_results}
+    values = {
+        r.metric_name: r.metric_value for r in ModelCard(result.text).data.eval_results
+    }
     assert values["equal_opportunity_difference (fairness)"] == pytest.approx(-0.11)
     assert values["selection_rate (unprivileged)"] == pytest.approx(0.12)
 
 
 def test_notes_are_written_before_the_table():
-    result = build_model_card(**_kwargs(notes={"calibration": "Measured on the held-out half of the test set."}))
+    result = build_model_card(
+        **_kwargs(
+            notes={"calibration": "Measured on the held-out half of the test set."}
+        )
+    )
     body = card_sections(result.text)["Calibration"]
-    assert body.startswith("Measured on the held-out half") and "| ece | 0.031 |" in body
+    assert (
+        body.startswith("Measured on the held-out half") and "| ece | 0.031 |" in body
+    )
 
 
 def test_validate_rejects_incomplete_cards():
@@ -172,7 +237,9 @@ def test_validate_rejects_incomplete_cards():
 
 def test_a_heading_inside_a_code_block_is_not_a_section():
     text = build_model_card(**_kwargs(citation="@misc{x,\n## Calibration\n}")).text
-    validate_model_card(text)  # '## Calibration' appears once as a section, once inside the bibtex block
+    validate_model_card(
+        text
+    )  # '## Calibration' appears once as a section, once inside the bibtex block
 
 
 def test_lesson_checklist_flags_what_is_absent():
@@ -182,7 +249,9 @@ def test_lesson_checklist_flags_what_is_absent():
     assert (full["status"] == "covered").all()
     details = dict(_kwargs()["model_details"])
     del details["Environment"]
-    partial = lesson_checklist(build_model_card(**_kwargs(model_details=details)).text).set_index("item")["status"]
+    partial = lesson_checklist(
+        build_model_card(**_kwargs(model_details=details)).text
+    ).set_index("item")["status"]
     assert partial["Environment setup"] == "missing"
     assert partial["Contact"] == "covered"
     assert (lesson_checklist("# no sections at all")["status"] == "missing").all()
@@ -200,18 +269,30 @@ def test_lesson_checklist_flags_what_is_absent():
         ({"calibration": [0.1]}, "Calibration metrics must be a dict"),
         ({"fairness": [1, 2]}, "fairness must be a dict of metric -> value"),
         ({"fairness": pd.DataFrame()}, "fairness has no groups"),
-        ({"fairness": pd.DataFrame({"group": ["a"], "tpr": [0.1]})}, r"fairness columns \['group'\] are not numeric"),
+        (
+            {"fairness": pd.DataFrame({"group": ["a"], "tpr": [0.1]})},
+            r"fairness columns \['group'\] are not numeric",
+        ),
         ({"fairness": {"a": {"tpr": 0.1}, "b": 0.3}}, "map each group to a dict"),
         ({"fairness": {}}, "fairness is an empty dict"),
-        ({"fairness": None, "fairness_groups": pd.DataFrame({"tpr": [0.1]})}, "fairness_groups was given but fairness is None"),
-        ({"fairness_groups": pd.DataFrame({"tpr": [0.1]})}, "already a per-group table"),
+        (
+            {"fairness": None, "fairness_groups": pd.DataFrame({"tpr": [0.1]})},
+            "fairness_groups was given but fairness is None",
+        ),
+        (
+            {"fairness_groups": pd.DataFrame({"tpr": [0.1]})},
+            "already a per-group table",
+        ),
         ({"license": "MIT licence"}, "Hub licence id"),
         ({"datasets": "fashion_mnist"}, "datasets must be a non-empty list"),
         ({"datasets": []}, "datasets must be a non-empty list"),
         ({"tags": "cnn"}, "tags must be a list"),
         ({"model_name": ""}, "model_name must be a non-empty string"),
         ({"notes": {"fairnes": "typo"}}, r"notes has unknown key\(s\) \['fairnes'\]"),
-        ({"evaluation": None, "calibration": None, "ood": None, "fairness": None}, "no metric has a value"),
+        (
+            {"evaluation": None, "calibration": None, "ood": None, "fairness": None},
+            "no metric has a value",
+        ),
     ],
 )
 def test_bad_inputs_raise_clear_errors(overrides, message):
@@ -238,3 +319,23 @@ def test_card_to_html_renders_body_and_shifts_headings():
     assert "license: mit" not in html  # the YAML block is not shown
     with pytest.raises(ValueError, match="empty"):
         card_to_html("")
+
+
+def test_pipes_and_newlines_in_names_do_not_break_the_tables():
+    result = build_model_card(
+        **_kwargs(
+            evaluation={"P(y=1 | x)": 0.5, "two\nlines": 0.25},
+            fairness=pd.DataFrame({"TPR | FPR": [0.5, 0.4]}, index=["a|b", "c"]),
+        )
+    )
+    sections = card_sections(result.text)
+    rows = [r for r in sections["Evaluation"].splitlines() if r.startswith("|")]
+    # every row of a two-column table has exactly three unescaped pipes
+    assert all(len(re.findall(r"(?<!\\)\|", r)) == 3 for r in rows), rows
+    assert "| P(y=1 \\| x) | 0.5 |" in rows and "| two lines | 0.25 |" in rows
+    fair = [r for r in sections["Fairness by group"].splitlines() if r.startswith("|")]
+    assert fair[0] == "| Group | TPR \\| FPR |"
+    assert "| a\\|b | 0.5 |" in fair
+    # the Hub's parser still reads the card, and the values keep their real names
+    names = {r.metric_name for r in ModelCard(result.text).data.eval_results}
+    assert "P(y=1 | x) (evaluation)" in names

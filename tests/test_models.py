@@ -52,7 +52,9 @@ def test_training_learns_and_is_deterministic():
     for _ in range(2):
         torch.manual_seed(0)
         model = SmallCNN(num_classes=2)
-        hist = train_classifier(model, x, y, epochs=3, batch_size=16, seed=1, device="cpu", progress=False)
+        hist = train_classifier(
+            model, x, y, epochs=3, batch_size=16, seed=1, device="cpu", progress=False
+        )
         runs.append((model, hist))
     assert runs[0][1]["loss"] == runs[1][1]["loss"]
     assert runs[0][1]["accuracy"][-1] == 1.0
@@ -76,11 +78,17 @@ def test_train_or_load_caches_by_config(tmp_path):
 
     def train(model):
         calls.append(1)
-        return train_classifier(model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False)
+        return train_classifier(
+            model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False
+        )
 
     cfg = {"epochs": 1, "seed": 3}
-    m1, info1 = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
-    m2, info2 = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
+    m1, info1 = train_or_load(
+        "toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu"
+    )
+    m2, info2 = train_or_load(
+        "toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu"
+    )
     assert len(calls) == 1 and info1["cached"] is False and info2["cached"] is True
     assert info2["train_seconds"] == pytest.approx(info1["train_seconds"])
     for k, v in m1.state_dict().items():
@@ -89,7 +97,14 @@ def test_train_or_load_caches_by_config(tmp_path):
     assert meta["config"] == cfg
     # a different seed is a different model: a new key and a new training run
     assert config_key("toy", cfg) != config_key("toy", {**cfg, "seed": 4})
-    train_or_load("toy", {**cfg, "seed": 4}, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu")
+    train_or_load(
+        "toy",
+        {**cfg, "seed": 4},
+        lambda: SmallCNN(2),
+        train,
+        directory=tmp_path,
+        device="cpu",
+    )
     assert len(calls) == 2
 
 
@@ -97,11 +112,17 @@ def test_train_or_load_is_reproducible_cold(tmp_path):
     x, y = _toy()
 
     def train(model):
-        return train_classifier(model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False)
+        return train_classifier(
+            model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False
+        )
 
     cfg = {"seed": 11}
-    a, _ = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path / "a", device="cpu")
-    b, _ = train_or_load("toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path / "b", device="cpu")
+    a, _ = train_or_load(
+        "toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path / "a", device="cpu"
+    )
+    b, _ = train_or_load(
+        "toy", cfg, lambda: SmallCNN(2), train, directory=tmp_path / "b", device="cpu"
+    )
     for k, v in a.state_dict().items():
         torch.testing.assert_close(v, b.state_dict()[k])
 
@@ -115,12 +136,108 @@ def test_workbook_cnn_trains_on_the_pack_and_reuses_the_cache(tmp_path):
     from trustworthy_lib.data import load_fashion_mnist
     from trustworthy_lib.models import workbook_cnn
 
-    kw = dict(id_classes=(0, 1), epochs=1, train_per_class=300, device="cpu", progress=False, directory=tmp_path)
+    kw = dict(
+        id_classes=(0, 1),
+        epochs=1,
+        train_per_class=300,
+        device="cpu",
+        progress=False,
+        directory=tmp_path,
+    )
     model, info = workbook_cnn(**kw)
     assert info["cached"] is False and len(info["loss"]) == 1
     splits = load_fashion_mnist((0, 1), ())
-    acc = (predict_logits(model, splits.x_test).argmax(1) == encode_labels(splits.y_test, (0, 1))).mean()
+    acc = (
+        predict_logits(model, splits.x_test).argmax(1)
+        == encode_labels(splits.y_test, (0, 1))
+    ).mean()
     assert acc > 0.9  # T-shirts and trousers are easy, even after one short epoch
     again, info2 = workbook_cnn(**kw)
     assert info2["cached"] is True
-    torch.testing.assert_close(predict_logits(again, splits.x_test[:50]), predict_logits(model, splits.x_test[:50]))
+    torch.testing.assert_close(
+        predict_logits(again, splits.x_test[:50]),
+        predict_logits(model, splits.x_test[:50]),
+    )
+
+
+# ---------------------------------------------------------------------------
+# A cache you can trust: checksums, atomic writes, code version in the key
+
+
+def _cached_toy(tmp_path, calls):
+    x, y = _toy()
+
+    def train(model):
+        calls.append(1)
+        return train_classifier(
+            model, x, y, epochs=1, batch_size=16, seed=0, device="cpu", progress=False
+        )
+
+    return train_or_load(
+        "toy", {"seed": 5}, lambda: SmallCNN(2), train, directory=tmp_path, device="cpu"
+    )
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_corrupt_cached_weights_are_reported_and_retrained(tmp_path, damage):
+    from trustworthy_lib._cache import CacheWarning
+
+    calls = []
+    first, _ = _cached_toy(tmp_path, calls)
+    weights = next(tmp_path.glob("toy-*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    if damage == "flip":
+        data[-1] ^= 0xFF  # still a loadable file: only the checksum can tell
+    weights.write_bytes(
+        bytes(
+            data[: len(data) // 2]
+            if damage == "truncate"
+            else b""
+            if damage == "empty"
+            else data
+        )
+    )
+    with pytest.warns(CacheWarning, match="corrupt or incomplete.*retraining"):
+        again, info = _cached_toy(tmp_path, calls)
+    assert len(calls) == 2 and info["cached"] is False
+    for k, v in first.state_dict().items():
+        torch.testing.assert_close(v, again.state_dict()[k])
+    _, info3 = _cached_toy(tmp_path, calls)  # the rewritten file verifies
+    assert info3["cached"] is True and len(calls) == 2
+
+
+def test_cache_key_changes_with_the_training_code():
+    from trustworthy_lib.models import training_code_version
+
+    def train_a(model):
+        return {"lr": 0.1}
+
+    def train_b(model):
+        return {"lr": 0.2}
+
+    cfg = {"seed": 0}
+    assert config_key("toy", cfg, code=(train_a,)) == config_key(
+        "toy", cfg, code=(train_a,)
+    )
+    assert config_key("toy", cfg, code=(train_a,)) != config_key(
+        "toy", cfg, code=(train_b,)
+    )
+    assert training_code_version() != training_code_version(train_a)
+
+
+def test_a_changed_training_loop_retrains(tmp_path, monkeypatch):
+    import trustworthy_lib.models as models
+
+    calls = []
+    _cached_toy(tmp_path, calls)
+    _cached_toy(tmp_path, calls)
+    assert len(calls) == 1
+
+    def edited_loop(*args, **kwargs):  # stands for an edit to the training loop
+        return train_classifier(*args, **kwargs)
+
+    monkeypatch.setattr(models, "_TRAINING_LOOPS", (edited_loop,))
+    _, info = _cached_toy(tmp_path, calls)
+    assert len(calls) == 2 and info["cached"] is False
+    assert len(list(tmp_path.glob("toy-*.safetensors"))) == 2
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind

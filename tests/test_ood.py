@@ -1,12 +1,15 @@
-"""Tests for trustworthy_lib.ood, cross-checked against pytorch-ood 0.4.0 and scikit-learn."""
+"""Tests for trustworthy_lib.ood and trustworthy_lib.ood_evaluation.
+
+Cross-checked against pytorch-ood 0.4.0 and scikit-learn.
+"""
 
 import numpy as np
 import pytest
+import sklearn.metrics as skm
 import torch
 from pytorch_ood.detector import KNN as PytorchOODKNN
 from pytorch_ood.detector import EnergyBased, MaxLogit, MaxSoftmax
 from pytorch_ood.detector import Mahalanobis as PytorchOODMahalanobis
-import sklearn.metrics as skm
 from sklearn.covariance import LedoitWolf, ledoit_wolf
 from sklearn.metrics import (
     average_precision_score,
@@ -18,18 +21,20 @@ from sklearn.metrics import (
 
 from trustworthy_lib.ood import (
     KNN,
-    binary_logits,
-    OOD_LABEL,
     Mahalanobis,
-    detector_table,
+    binary_logits,
     energy_score,
-    fpr_at_tpr,
     max_logit_score,
     msp_score,
+)
+from trustworthy_lib.ood_evaluation import (
+    OOD_LABEL,
+    detector_table,
+    fpr_at_tpr,
     ood_confusion_matrix,
     ood_metrics,
+    ood_threshold_sweep,
     threshold_at_tpr,
-    threshold_sweep,
 )
 
 
@@ -54,7 +59,9 @@ def float64_torch_default():
 
 def blobs(rng, n=600, dim=12, classes=3, spread=1.0):
     """Correlated Gaussian features around ``classes`` centres, with their labels."""
-    mix = np.eye(dim) + 0.4 * rng.normal(size=(dim, dim)) / np.sqrt(dim)  # correlated, well conditioned
+    mix = np.eye(dim) + 0.4 * rng.normal(size=(dim, dim)) / np.sqrt(
+        dim
+    )  # correlated, well conditioned
     labels = rng.integers(0, classes, n)
     centres = rng.normal(scale=3.0, size=(classes, dim))
     return rng.normal(scale=spread, size=(n, dim)) @ mix + centres[labels], labels
@@ -67,18 +74,29 @@ def blobs(rng, n=600, dim=12, classes=3, spread=1.0):
 @pytest.mark.parametrize("temperature", [1.0, 0.5, 3.0])
 def test_logit_scores_match_pytorch_ood(logits, temperature):
     t = torch.tensor(logits)
-    np.testing.assert_allclose(msp_score(logits, temperature), MaxSoftmax.score(t, temperature).numpy(), rtol=1e-12)
     np.testing.assert_allclose(
-        energy_score(logits, temperature), EnergyBased.score(t, temperature).numpy(), rtol=1e-12
+        msp_score(logits, temperature),
+        MaxSoftmax.score(t, temperature).numpy(),
+        rtol=1e-12,
     )
-    np.testing.assert_allclose(max_logit_score(logits), MaxLogit.score(t).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        energy_score(logits, temperature),
+        EnergyBased.score(t, temperature).numpy(),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        max_logit_score(logits), MaxLogit.score(t).numpy(), rtol=1e-12
+    )
 
 
 def test_logit_scores_known_values_and_types():
     x = np.array([[0.0, 0.0], [1000.0, 1000.0], [2.0, -1.0]])
     np.testing.assert_allclose(msp_score(x), [-0.5, -0.5, -1 / (1 + np.exp(-3.0))])
     # logsumexp does not overflow on large logits
-    np.testing.assert_allclose(energy_score(x), [-np.log(2), -(1000 + np.log(2)), -np.log(np.exp(2) + np.exp(-1))])
+    np.testing.assert_allclose(
+        energy_score(x),
+        [-np.log(2), -(1000 + np.log(2)), -np.log(np.exp(2) + np.exp(-1))],
+    )
     np.testing.assert_allclose(energy_score(x, temperature=2.0)[0], -2 * np.log(2))
     np.testing.assert_allclose(max_logit_score(x), [0.0, -1000.0, -2.0])
     # numpy in -> numpy out, tensor in -> tensor out (same device), lists accepted
@@ -86,7 +104,11 @@ def test_logit_scores_known_values_and_types():
     t = torch.tensor(x, dtype=torch.float32)
     for fn in (msp_score, energy_score, max_logit_score):
         out = fn(t)
-        assert isinstance(out, torch.Tensor) and out.shape == (3,) and out.device == t.device
+        assert (
+            isinstance(out, torch.Tensor)
+            and out.shape == (3,)
+            and out.device == t.device
+        )
     np.testing.assert_allclose(max_logit_score([[1, 2], [3, 0]]), [-2.0, -3.0])
 
 
@@ -106,10 +128,12 @@ def test_binary_logits_reproduce_logistic_regression(rng):
     assert logits.shape == (200, 2)
     probs = torch.softmax(torch.tensor(logits), dim=1).numpy()
     np.testing.assert_allclose(probs, clf.predict_proba(x), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(-msp_score(logits), clf.predict_proba(x).max(1), rtol=1e-10)
+    np.testing.assert_allclose(
+        -msp_score(logits), clf.predict_proba(x).max(1), rtol=1e-10
+    )
     # finite even where predict_proba rounds to exactly 0 or 1
     assert np.isfinite(msp_score(binary_logits([800.0, -800.0]))).all()
-    with pytest.raises(ValueError, match="decision must be 1-D"):
+    with pytest.raises(ValueError, match="decision must be one-dimensional"):
         binary_logits(np.zeros((3, 2)))
 
 
@@ -149,7 +173,11 @@ def lesson_mahalanobis(train, test):
 def test_mahalanobis_matches_pytorch_ood(rng, float64_torch_default):
     train, labels = blobs(rng)
     test = rng.normal(scale=3.0, size=(150, train.shape[1]))
-    ours = Mahalanobis(class_conditional=True, covariance="empirical").fit(train, labels).score(test)
+    ours = (
+        Mahalanobis(class_conditional=True, covariance="empirical")
+        .fit(train, labels)
+        .score(test)
+    )
     theirs = (
         PytorchOODMahalanobis(None)
         .fit_features(torch.tensor(train), torch.tensor(labels))
@@ -179,7 +207,9 @@ def test_single_gaussian_ledoit_wolf_equals_the_lessons_loop(rng):
     train, _ = blobs(rng, n=400, dim=10)
     test = rng.normal(scale=3.0, size=(80, 10))
     det = Mahalanobis(class_conditional=False, covariance="ledoit-wolf").fit(train)
-    np.testing.assert_allclose(det.score(test), lesson_mahalanobis(train, test), rtol=1e-9)
+    np.testing.assert_allclose(
+        det.score(test), lesson_mahalanobis(train, test), rtol=1e-9
+    )
     reference = LedoitWolf().fit(train)
     np.testing.assert_allclose(det.covariance_, reference.covariance_, rtol=1e-10)
     assert det.shrinkage_ == pytest.approx(reference.shrinkage_, rel=1e-10)
@@ -220,7 +250,10 @@ def test_ledoit_wolf_keeps_dead_units_with_float32_features(rng):
     reference = LedoitWolf().fit(train)  # float64
     eigenvalues = np.linalg.eigvalsh(reference.covariance_)
     # the dead units' variance is below float32 round-off of the largest eigenvalue
-    assert eigenvalues.min() < eigenvalues.max() * train.shape[1] * np.finfo(np.float32).eps
+    assert (
+        eigenvalues.min()
+        < eigenvalues.max() * train.shape[1] * np.finfo(np.float32).eps
+    )
     expected = lesson_mahalanobis(train, test)
     det = Mahalanobis(class_conditional=False).fit(train.astype(np.float32))
     np.testing.assert_allclose(det.score(test.astype(np.float32)), expected, rtol=2e-3)
@@ -274,7 +307,10 @@ def test_mahalanobis_rejects_bad_input(rng):
     with pytest.raises(ValueError, match="not fitted"):
         Mahalanobis().score(train)
     det = Mahalanobis().fit(train, labels)
-    with pytest.raises(ValueError, match="4 dimensions but the detector was fitted on 4|have 3 dimensions"):
+    with pytest.raises(
+        ValueError,
+        match="4 dimensions but the detector was fitted on 4|have 3 dimensions",
+    ):
         det.score(train[:, :3])
     with pytest.raises(ValueError, match="NaN"):
         det.score(np.full((2, 4), np.nan))
@@ -298,7 +334,11 @@ def test_knn_matches_pytorch_ood(rng, normalize, k):
     )
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
     # float32 features are compared in float32
-    ours32 = KNN(k=k, normalize=normalize).fit(train.astype(np.float32)).score(test.astype(np.float32))
+    ours32 = (
+        KNN(k=k, normalize=normalize)
+        .fit(train.astype(np.float32))
+        .score(test.astype(np.float32))
+    )
     np.testing.assert_allclose(ours32, theirs, rtol=1e-4, atol=1e-4)
 
 
@@ -308,7 +348,9 @@ def test_knn_known_values():
     np.testing.assert_allclose(det.score([[0.0, 0.0], [0.0, 3.0]]), [2.0, 1.0])
     # normalised: every training vector is (0, 1); a vector along x is sqrt(2) away
     det = KNN(k=3, normalize=True).fit(train)
-    np.testing.assert_allclose(det.score([[5.0, 0.0], [0.0, 0.5]]), [np.sqrt(2), 0.0], atol=1e-7)
+    np.testing.assert_allclose(
+        det.score([[5.0, 0.0], [0.0, 0.5]]), [np.sqrt(2), 0.0], atol=1e-7
+    )
 
 
 def test_knn_rejects_bad_input(rng):
@@ -318,12 +360,16 @@ def test_knn_rejects_bad_input(rng):
             KNN(k=bad)
     with pytest.raises(ValueError, match="batch_size"):
         KNN(batch_size=0)
-    with pytest.raises(ValueError, match=r"k=50 is larger than the 20 training feature rows"):
+    with pytest.raises(
+        ValueError, match=r"k=50 is larger than the 20 training feature rows"
+    ):
         KNN(k=50).fit(train)
     with pytest.raises(ValueError, match="not fitted"):
         KNN(k=3).score(train)
     det = KNN(k=3).fit(train)
-    with pytest.raises(ValueError, match="features have 4 dimensions but the detector was fitted on 5"):
+    with pytest.raises(
+        ValueError, match="features have 4 dimensions but the detector was fitted on 5"
+    ):
         det.score(train[:, :4])
     with pytest.raises(ValueError, match="NaN"):
         det.score(np.full((1, 5), np.nan))
@@ -353,13 +399,22 @@ def test_ood_metrics_match_sklearn(seed, decimals):
     s = np.r_[id_s, ood_s]
     assert got["auroc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     assert got["aupr_out"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
-    assert got["aupr_in"] == pytest.approx(average_precision_score(1 - y, -s), abs=1e-12)
-    assert got["fpr_at_95_tpr"] == pytest.approx(sklearn_fpr_at_95(id_s, ood_s), abs=1e-12)
+    assert got["aupr_in"] == pytest.approx(
+        average_precision_score(1 - y, -s), abs=1e-12
+    )
+    assert got["fpr_at_95_tpr"] == pytest.approx(
+        sklearn_fpr_at_95(id_s, ood_s), abs=1e-12
+    )
 
 
 def test_ood_metrics_known_values():
     perfect = ood_metrics([0.1, 0.2, 0.3], [0.9, 1.0])
-    assert perfect == {"auroc": 1.0, "aupr_in": 1.0, "aupr_out": 1.0, "fpr_at_95_tpr": 0.0}
+    assert perfect == {
+        "auroc": 1.0,
+        "aupr_in": 1.0,
+        "aupr_out": 1.0,
+        "fpr_at_95_tpr": 0.0,
+    }
     reversed_ = ood_metrics([0.9, 1.0], [0.1, 0.2, 0.3])
     assert reversed_["auroc"] == 0.0 and reversed_["fpr_at_95_tpr"] == 1.0
     tied = ood_metrics([1.0, 1.0], [1.0, 1.0])
@@ -383,14 +438,18 @@ def test_threshold_at_tpr_accepts_the_fraction():
     [
         ([], "empty"),
         ([0.1, np.nan], "NaN"),
-        ([[0.1, 0.2]], "1-D"),
-        (["a", "b"], "numeric"),
+        ([[0.1, 0.2]], "one-dimensional"),
+        (["a", "b"], "must hold numbers"),
     ],
 )
 def test_ood_metrics_reject_bad_input(bad, match):
-    with pytest.raises(ValueError, match=f"ood_scores.*{match}|ood_scores must be {match}"):
+    with pytest.raises(
+        ValueError, match=f"ood_scores.*{match}|ood_scores must be {match}"
+    ):
         ood_metrics([0.1, 0.2], bad)
-    with pytest.raises(ValueError, match=f"id_scores.*{match}|id_scores must be {match}"):
+    with pytest.raises(
+        ValueError, match=f"id_scores.*{match}|id_scores must be {match}"
+    ):
         ood_metrics(bad, [0.1, 0.2])
 
 
@@ -402,7 +461,11 @@ def test_ood_metrics_reject_bad_input(bad, match):
 def three_way(rng):
     n_id, n_ood = 300, 120
     y_true = np.r_[rng.integers(0, 3, n_id), np.full(n_ood, OOD_LABEL)]
-    y_pred = np.where(rng.random(n_id + n_ood) < 0.8, np.clip(y_true, 0, 2), rng.integers(0, 3, n_id + n_ood))
+    y_pred = np.where(
+        rng.random(n_id + n_ood) < 0.8,
+        np.clip(y_true, 0, 2),
+        rng.integers(0, 3, n_id + n_ood),
+    )
     scores = np.round(np.r_[rng.normal(0, 1, n_id), rng.normal(1.5, 1, n_ood)], 1)
     return y_true, y_pred, scores
 
@@ -412,31 +475,46 @@ def test_confusion_matrix_matches_sklearn(three_way):
     for thr in (-5.0, 0.0, 0.7, 1.0, 10.0):
         y_hat = np.where(scores > thr, OOD_LABEL, y_pred)
         expected = confusion_matrix(y_true, y_hat, labels=[0, 1, 2, OOD_LABEL])
-        np.testing.assert_array_equal(ood_confusion_matrix(y_true, y_pred, scores, thr), expected)
+        np.testing.assert_array_equal(
+            ood_confusion_matrix(y_true, y_pred, scores, thr), expected
+        )
     assert ood_confusion_matrix(y_true, y_pred, scores, 0.0).sum() == len(scores)
 
 
 def test_threshold_sweep_matches_sklearn(three_way):
     y_true, y_pred, scores = three_way
-    sweep = threshold_sweep(y_true, y_pred, scores)
+    sweep = ood_threshold_sweep(y_true, y_pred, scores)
     assert len(sweep) == len(np.unique(scores)) + 1
     for row in sweep.itertuples():
         y_hat = np.where(scores > row.threshold, OOD_LABEL, y_pred)
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_hat, labels=[0, 1, 2], average="macro", zero_division=0)
+        p, r, f, _ = precision_recall_fscore_support(
+            y_true, y_hat, labels=[0, 1, 2], average="macro", zero_division=0
+        )
         po, ro, fo, _ = precision_recall_fscore_support(
             y_true, y_hat, labels=[OOD_LABEL], average="macro", zero_division=0
         )
         np.testing.assert_allclose(
-            [row.precision, row.recall, row.f1, row.ood_precision, row.ood_recall, row.ood_f1],
+            [
+                row.precision,
+                row.recall,
+                row.f1,
+                row.ood_precision,
+                row.ood_recall,
+                row.ood_f1,
+            ],
             [p, r, f, po, ro, fo],
             atol=1e-12,
         )
-        assert row.id_accepted == pytest.approx(np.mean(y_hat[y_true != OOD_LABEL] != OOD_LABEL))
-        assert row.ood_accepted == pytest.approx(np.mean(y_hat[y_true == OOD_LABEL] != OOD_LABEL))
+        assert row.id_accepted == pytest.approx(
+            np.mean(y_hat[y_true != OOD_LABEL] != OOD_LABEL)
+        )
+        assert row.ood_accepted == pytest.approx(
+            np.mean(y_hat[y_true == OOD_LABEL] != OOD_LABEL)
+        )
     # the lowest threshold flags everything, so no ID sample is kept
     assert sweep.id_accepted.iloc[0] == 0.0 and sweep.ood_recall.iloc[0] == 1.0
     # explicit thresholds, in any order
-    some = threshold_sweep(y_true, y_pred, scores, thresholds=[1.0, 0.0])
+    some = ood_threshold_sweep(y_true, y_pred, scores, thresholds=[1.0, 0.0])
     assert list(some.threshold) == [1.0, 0.0]
 
 
@@ -444,20 +522,24 @@ def test_three_way_rejects_bad_input(three_way):
     y_true, y_pred, scores = three_way
     with pytest.raises(ValueError, match=r"y_true contains unknown label\(s\) \[7\]"):
         ood_confusion_matrix(np.r_[y_true[:-1], 7], y_pred, scores, 0.0, n_classes=3)
-    with pytest.raises(ValueError, match=r"y_pred contains label\(s\) \[-1\] outside the ID classes"):
+    with pytest.raises(
+        ValueError, match=r"y_pred contains label\(s\) \[-1\] outside the ID classes"
+    ):
         ood_confusion_matrix(y_true, np.r_[y_pred[:-1], OOD_LABEL], scores, 0.0)
     with pytest.raises(ValueError, match="one entry per score"):
-        threshold_sweep(y_true[:-1], y_pred, scores)
+        ood_threshold_sweep(y_true[:-1], y_pred, scores)
     with pytest.raises(ValueError, match="integer class ids"):
-        threshold_sweep(y_true.astype(float), y_pred, scores)
-    with pytest.raises(ValueError, match="scores contains NaN"):
-        threshold_sweep(y_true, y_pred, np.where(scores > 1, np.nan, scores))
+        ood_threshold_sweep(y_true.astype(float), y_pred, scores)
+    with pytest.raises(ValueError, match="scores contains .*NaN"):
+        ood_threshold_sweep(y_true, y_pred, np.where(scores > 1, np.nan, scores))
     with pytest.raises(ValueError, match="thresholds is empty"):
-        threshold_sweep(y_true, y_pred, scores, thresholds=[])
+        ood_threshold_sweep(y_true, y_pred, scores, thresholds=[])
     with pytest.raises(ValueError, match="threshold must be a finite"):
         ood_confusion_matrix(y_true, y_pred, scores, float("nan"))
     with pytest.raises(ValueError, match="no ID class found"):
-        ood_confusion_matrix([OOD_LABEL, OOD_LABEL], [0, 0], [0.1, 0.2], 0.0, n_classes=0)
+        ood_confusion_matrix(
+            [OOD_LABEL, OOD_LABEL], [0, 0], [0.1, 0.2], 0.0, n_classes=0
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -465,16 +547,38 @@ def test_three_way_rejects_bad_input(three_way):
 
 
 def test_detector_table():
-    id_s, near, far = np.array([0.1, 0.2, 0.3]), np.array([0.25, 0.9]), np.array([5.0, 6.0])
-    table = detector_table({"A": {"id": id_s, "near": near, "far": far}, "B": {"id": -id_s, "near": near, "far": far}})
+    id_s, near, far = (
+        np.array([0.1, 0.2, 0.3]),
+        np.array([0.25, 0.9]),
+        np.array([5.0, 6.0]),
+    )
+    table = detector_table(
+        {
+            "A": {"id": id_s, "near": near, "far": far},
+            "B": {"id": -id_s, "near": near, "far": far},
+        }
+    )
     assert list(table.index) == ["A", "B"]
-    assert list(table.columns) == [("near", "AUROC"), ("near", "FPR95"), ("far", "AUROC"), ("far", "FPR95")]
-    assert table.loc["A", ("near", "AUROC")] == pytest.approx(ood_metrics(id_s, near)["auroc"])
-    assert table.loc["A", ("near", "FPR95")] == pytest.approx(ood_metrics(id_s, near)["fpr_at_95_tpr"])
+    assert list(table.columns) == [
+        ("near", "AUROC"),
+        ("near", "FPR95"),
+        ("far", "AUROC"),
+        ("far", "FPR95"),
+    ]
+    assert table.loc["A", ("near", "AUROC")] == pytest.approx(
+        ood_metrics(id_s, near)["auroc"]
+    )
+    assert table.loc["A", ("near", "FPR95")] == pytest.approx(
+        ood_metrics(id_s, near)["fpr_at_95_tpr"]
+    )
     assert table.loc["A", ("far", "FPR95")] == 0.0
     assert table.loc["B", ("far", "AUROC")] == 1.0
-    full = detector_table({"A": {"id": id_s, "near": near}}, metrics=("aupr_in", "aupr_out"))
-    assert full.loc["A", ("near", "AUPR-Out")] == pytest.approx(ood_metrics(id_s, near)["aupr_out"])
+    full = detector_table(
+        {"A": {"id": id_s, "near": near}}, metrics=("aupr_in", "aupr_out")
+    )
+    assert full.loc["A", ("near", "AUPR-Out")] == pytest.approx(
+        ood_metrics(id_s, near)["aupr_out"]
+    )
     with pytest.raises(ValueError, match="scores is empty"):
         detector_table({})
     with pytest.raises(ValueError, match="no 'id' entry"):
@@ -510,12 +614,16 @@ def test_umap_embedding_is_cached(tmp_path, monkeypatch, rng):
     feats = rng.normal(size=(40, 5))
     first = umap_embedding(feats, seed=3, directory=tmp_path)
     np.testing.assert_allclose(first, feats[:, :2].astype(np.float32) * 2.0)
-    assert calls == [dict(n_components=2, n_neighbors=15, min_dist=0.1, random_state=3, n_jobs=1)]
+    assert calls == [
+        dict(n_components=2, n_neighbors=15, min_dist=0.1, random_state=3, n_jobs=1)
+    ]
     again = umap_embedding(feats, seed=3, directory=tmp_path)
     assert len(calls) == 1 and np.array_equal(first, again)  # loaded from disk
     umap_embedding(feats, seed=4, directory=tmp_path)
     umap_embedding(feats + 1.0, seed=3, directory=tmp_path)
-    assert len(calls) == 3 and len(list(tmp_path.glob("umap-*.npy"))) == 3  # new seed or data: new entry
+    assert (
+        len(calls) == 3 and len(list(tmp_path.glob("umap-*.npy"))) == 3
+    )  # new seed or data: new entry
     umap_embedding(feats, seed=3, directory=tmp_path, cache=False)
     assert len(calls) == 4
     with pytest.raises(ValueError, match="more than n_neighbors=15 rows"):
@@ -545,7 +653,9 @@ def test_auroc_agrees_with_sklearn_and_pytorch_ood_with_ties(tied_scores):
     scores = np.r_[s_id, s_ood]
     ours = ood_metrics(s_id, s_ood)["auroc"]
     assert ours == pytest.approx(skm.roc_auc_score(labels, scores))
-    torch_labels = torch.as_tensor(np.r_[np.zeros(len(s_id)), -np.ones(len(s_ood))]).long()
+    torch_labels = torch.as_tensor(
+        np.r_[np.zeros(len(s_id)), -np.ones(len(s_ood))]
+    ).long()
     assert ours == pytest.approx(float(F.auroc(torch.as_tensor(scores), torch_labels)))
 
 
@@ -565,7 +675,9 @@ def test_fpr_at_tpr_agrees_with_pytorch_ood_and_roc_curve(tied_scores, tpr):
     scores = torch.as_tensor(np.r_[s_id, s_ood])
     labels = torch.as_tensor(np.r_[np.zeros(len(s_id)), -np.ones(len(s_ood))]).long()
     assert ours == pytest.approx(float(F.fpr_at_tpr(scores, labels, tpr=tpr)))
-    fpr, tpr_curve, _ = skm.roc_curve(np.r_[np.zeros(len(s_id)), np.ones(len(s_ood))], np.r_[s_id, s_ood])
+    fpr, tpr_curve, _ = skm.roc_curve(
+        np.r_[np.zeros(len(s_id)), np.ones(len(s_ood))], np.r_[s_id, s_ood]
+    )
     assert ours == pytest.approx(fpr[np.argmax(tpr_curve >= tpr - 1e-12)])
 
 
@@ -599,7 +711,9 @@ def test_fpr_at_tpr_separated_sets():
     assert fpr_at_tpr(np.arange(100), np.arange(100) + 1000, positive="ood") == 0.0
     assert fpr_at_tpr(np.arange(100), np.arange(100) + 1000, positive="id") == 0.0
     # 20 OOD scores 0..19: catching 95% needs tau = 1, which also flags ID scores 1..19
-    assert fpr_at_tpr(np.arange(20), np.arange(20), tpr=0.95, positive="ood") == pytest.approx(0.95)
+    assert fpr_at_tpr(
+        np.arange(20), np.arange(20), tpr=0.95, positive="ood"
+    ) == pytest.approx(0.95)
 
 
 @pytest.mark.parametrize(

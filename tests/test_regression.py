@@ -40,7 +40,10 @@ def test_toy_data_noise_follows_noise_std():
         sel = (x[:, 0] > lo) & (x[:, 0] < hi)
         expected = np.sqrt(np.mean(noise_std(x[sel, 0]) ** 2))
         assert resid[sel].std() == pytest.approx(expected, rel=0.05)
-    assert noise_std(3.0) > 5 * noise_std(-3.0) and (noise_std(np.linspace(-10, 10, 50)) > 0).all()
+    assert (
+        noise_std(3.0) > 5 * noise_std(-3.0)
+        and (noise_std(np.linspace(-10, 10, 50)) > 0).all()
+    )
 
 
 def test_toy_data_fills_the_allowed_region_uniformly():
@@ -105,7 +108,9 @@ def test_heteroscedastic_fit_recovers_the_noise():
     y = (2 * x + sigma * rng.standard_normal(x.shape)).astype(np.float32)
     torch.manual_seed(0)
     net = MLPEnsemble(members=2, hidden=16, outputs=2)
-    info = fit_regressor(net, x, y, loss="gaussian_nll", steps=600, lr=1e-2, progress=False, device="cpu")
+    info = fit_regressor(
+        net, x, y, loss="gaussian_nll", steps=600, lr=1e-2, progress=False, device="cpu"
+    )
     assert info["loss"][-1] < info["loss"][0]
     mean, ale, epi = predict_gaussian(net, [-0.5, 0.5])
     assert np.allclose(mean, [-1.0, 1.0], atol=0.15)
@@ -158,22 +163,46 @@ def test_select_mc_dropout_tau_picks_the_likeliest_noise_level():
     y = np.zeros_like(x)
     fit_regressor(net, x, y, steps=200, progress=False, weight_decay=1e-4, device="cpu")
     rng = np.random.default_rng(0)
-    y_val = (0.5 * rng.standard_normal(x.shape)).astype(np.float32)  # noise variance 0.25
+    y_val = (0.5 * rng.standard_normal(x.shape)).astype(
+        np.float32
+    )  # noise variance 0.25
     grid = np.geomspace(0.05, 5, 41)
-    res = select_mc_dropout_tau(net, x, y_val, dropout=0.1, n_train=200, weight_decay=1e-4, length_scales=grid)
-    assert res["nll"].shape == (41,) and res["nll"].argmin() == np.argmin(np.abs(res["taus"] - res["tau"]))
-    assert res["tau"] == pytest.approx(mc_dropout_tau(res["length_scale"], 0.1, 200, 1e-4))
+    res = select_mc_dropout_tau(
+        net, x, y_val, dropout=0.1, n_train=200, weight_decay=1e-4, length_scales=grid
+    )
+    assert res["nll"].shape == (41,) and res["nll"].argmin() == np.argmin(
+        np.abs(res["taus"] - res["tau"])
+    )
+    assert res["tau"] == pytest.approx(
+        mc_dropout_tau(res["length_scale"], 0.1, 200, 1e-4)
+    )
     assert 1 / res["tau"] == pytest.approx(0.25, rel=0.35)
     with pytest.raises(ValueError, match="positive numbers"):
-        select_mc_dropout_tau(net, x, y_val, dropout=0.1, n_train=200, weight_decay=1e-4, length_scales=[])
+        select_mc_dropout_tau(
+            net, x, y_val, dropout=0.1, n_train=200, weight_decay=1e-4, length_scales=[]
+        )
 
 
 def test_toy_regressor_caches(tmp_path):
-    m1, info1 = toy_regressor("heteroscedastic", n_train=30, steps=20, hidden=8, progress=False, directory=tmp_path)
-    m2, info2 = toy_regressor("heteroscedastic", n_train=30, steps=20, hidden=8, progress=False, directory=tmp_path)
+    m1, info1 = toy_regressor(
+        "heteroscedastic",
+        n_train=30,
+        steps=20,
+        hidden=8,
+        progress=False,
+        directory=tmp_path,
+    )
+    m2, info2 = toy_regressor(
+        "heteroscedastic",
+        n_train=30,
+        steps=20,
+        hidden=8,
+        progress=False,
+        directory=tmp_path,
+    )
     assert not info1["cached"] and info2["cached"]
     assert info2["train_seconds"] == info1["train_seconds"]
-    for a, b in zip(m1.parameters(), m2.parameters()):
+    for a, b in zip(m1.parameters(), m2.parameters(), strict=True):
         assert torch.equal(a.cpu(), b.cpu())
     with pytest.raises(ValueError, match="kind"):
         toy_regressor("bayesian", n_train=10)

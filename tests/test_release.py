@@ -19,14 +19,20 @@ def _model(seed=0, **kw):
     return SmallCNN(**kw).eval()
 
 
-@pytest.mark.parametrize("fmt, name", [("safetensors", "model.safetensors"), ("pt", "model.pt")])
+@pytest.mark.parametrize(
+    "fmt, name", [("safetensors", "model.safetensors"), ("pt", "model.pt")]
+)
 def test_save_and_load_round_trip(tmp_path, fmt, name):
     model = _model(num_classes=3, hidden=16)
     config = {"num_classes": 3, "dropout": 0.25, "hidden": 16}
     path = save_model(model, tmp_path, config, format=fmt)
     assert path == tmp_path / name
     record = json.loads((tmp_path / "config.json").read_text())
-    assert record["config"] == config and record["weights"] == name and record["format"] == fmt
+    assert (
+        record["config"] == config
+        and record["weights"] == name
+        and record["format"] == fmt
+    )
     loaded, cfg = load_model(tmp_path, SmallCNN, device="cpu")
     assert cfg == config and not loaded.training
     x = torch.rand(4, 28, 28)
@@ -94,7 +100,9 @@ def test_load_model_missing_files(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"config": {}}))
     with pytest.raises(ValueError, match=r"lacks \['weights', 'sha256'\]"):
         load_model(tmp_path, SmallCNN)
-    (tmp_path / "config.json").write_text(json.dumps({"config": {}, "weights": "model.safetensors", "sha256": "0"}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"config": {}, "weights": "model.safetensors", "sha256": "0"})
+    )
     with pytest.raises(FileNotFoundError, match="model.safetensors, which is missing"):
         load_model(tmp_path, SmallCNN)
 
@@ -106,8 +114,16 @@ def test_hub_mixin_save_and_from_pretrained_offline(tmp_path, monkeypatch):
     x = torch.rand(3, 28, 28)
     torch.testing.assert_close(hub(x), model(x), rtol=0, atol=0)
     hub.save_pretrained(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"model.safetensors", "config.json", "README.md"}
-    assert json.loads((tmp_path / "config.json").read_text()) == {"num_classes": 2, "dropout": 0.1, "hidden": 32}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "model.safetensors",
+        "config.json",
+        "README.md",
+    }
+    assert json.loads((tmp_path / "config.json").read_text()) == {
+        "num_classes": 2,
+        "dropout": 0.1,
+        "hidden": 32,
+    }
     again = HubSmallCNN.from_pretrained(tmp_path, strict=True)
     assert isinstance(again, SmallCNN) and not again.training
     torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
@@ -148,7 +164,9 @@ def test_push_to_hub_pushes_privately_with_a_token(monkeypatch):
     model = _FakeHubModel()
     url = push_to_hub_if_token(model, "me/cnn", commit_message="first")
     assert url == "https://huggingface.co/me/cnn/commit/abc"
-    assert model.calls == [("me/cnn", {"token": "hf_from_env", "private": True, "commit_message": "first"})]
+    assert model.calls == [
+        ("me/cnn", {"token": "hf_from_env", "private": True, "commit_message": "first"})
+    ]
 
 
 def test_push_to_hub_input_checks():
@@ -164,3 +182,41 @@ def test_push_to_hub_skips_the_placeholder_repo_id(monkeypatch, capsys):
     model = _FakeHubModel()
     assert push_to_hub_if_token(model, "your-username/cnn") is None
     assert model.calls == [] and "replace 'your-username'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../model.safetensors",
+        "/etc/passwd",
+        "sub/model.safetensors",
+        "..",
+        "config.json",
+    ],
+)
+def test_load_model_refuses_a_weights_name_outside_its_folder(tmp_path, name):
+    folder = tmp_path / "release"
+    save_model(_model(), folder, {"num_classes": 2})
+    # a real weights file where the escaping name would lead, so only the name check stops it
+    (tmp_path / "model.safetensors").write_bytes(
+        (folder / "model.safetensors").read_bytes()
+    )
+    record = json.loads((folder / "config.json").read_text())
+    record["weights"] = name
+    (folder / "config.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="not a plain file name"):
+        load_model(folder, SmallCNN, device="cpu")
+
+
+def test_save_model_writes_atomically(tmp_path, monkeypatch):
+    save_model(_model(0), tmp_path, {"num_classes": 2})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(_model(1), tmp_path, {"num_classes": 2})
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before  # the old model is intact and no temporary file is left

@@ -32,7 +32,6 @@ import re
 import shutil
 import socketserver
 import subprocess
-import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 NOT_PAGES = ("_static", "_sources", "_images", "mathjax", "_downloads")
-SCREENSHOT_PAGES = {"home": "intro.html", "chapter": "chapters/13-model-release.html", "references": "references.html"}
+SCREENSHOT_PAGES = {
+    "home": "intro.html",
+    "chapter": "chapters/13-model-release.html",
+    "references": "references.html",
+}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PAGE_TIMEOUT_S = 120
 
@@ -58,7 +61,9 @@ PAGE_TIMEOUT_S = 120
 
 
 def _pages() -> list[Path]:
-    return sorted(p for p in HTML.rglob("*.html") if p.relative_to(HTML).parts[0] not in NOT_PAGES)
+    return sorted(
+        p for p in HTML.rglob("*.html") if p.relative_to(HTML).parts[0] not in NOT_PAGES
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -81,7 +86,9 @@ def _browser() -> str:
     )
 
 
-def _chromium(browser: str, url: str, *extra: str, timeout: int = PAGE_TIMEOUT_S) -> str:
+def _chromium(
+    browser: str, url: str, *extra: str, timeout: int = PAGE_TIMEOUT_S
+) -> str:
     """Run headless Chromium on ``url`` with a private profile; return stdout."""
     with tempfile.TemporaryDirectory(prefix="site-test-chromium-") as profile:
         cmd = [
@@ -102,20 +109,50 @@ def _chromium(browser: str, url: str, *extra: str, timeout: int = PAGE_TIMEOUT_S
         ]
         for attempt in (1, 2):  # a loaded machine can time out once
             try:
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+                out = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=timeout
+                )
                 return out.stdout
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as err:
                 if attempt == 2:
-                    raise AssertionError(f"Chromium did not finish loading {url} within {timeout} s, twice")
+                    raise AssertionError(
+                        f"Chromium did not finish loading {url} within {timeout} s, twice"
+                    ) from err
     return ""
 
 
 class Dom(HTMLParser):
     """What the checks need from a rendered page, collected in one pass over the DOM."""
 
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
-    SKIP_TEXT = {"script", "style", "pre", "code", "textarea", "mjx-container", "kbd", "samp"}
-    RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\$(?=[^$\s])[^$]{0,200}?(\\[A-Za-z]+|[\^_])[^$]{0,200}?\$")
+    VOID = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+    SKIP_TEXT = {
+        "script",
+        "style",
+        "pre",
+        "code",
+        "textarea",
+        "mjx-container",
+        "kbd",
+        "samp",
+    }
+    RAW_TEX = re.compile(
+        r"\\\(|\\\[|\$\$|\$(?=[^$\s])[^$]{0,200}?(\\[A-Za-z]+|[\^_])[^$]{0,200}?\$"
+    )
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -132,7 +169,10 @@ class Dom(HTMLParser):
 
     # -- helpers
     def _inside(self, tag: str | None = None, cls: str | None = None) -> bool:
-        return any((tag is None or t == tag) and (cls is None or cls in c) for t, c in self.stack)
+        return any(
+            (tag is None or t == tag) and (cls is None or cls in c)
+            for t, c in self.stack
+        )
 
     def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> set[str]:
         a = {k: (v or "") for k, v in attrs}
@@ -151,7 +191,9 @@ class Dom(HTMLParser):
         if "traceback" in classes:
             self.errors.append("a cell output shows a traceback")
         if "system-message" in classes:
-            self.errors.append("a docutils system message (a build error rendered into the page)")
+            self.errors.append(
+                "a docutils system message (a build error rendered into the page)"
+            )
         if "problematic" in classes:
             self.errors.append("an unresolved reference or role (class 'problematic')")
         if tag == "mjx-merror":
@@ -160,7 +202,9 @@ class Dom(HTMLParser):
             for record in self._math_open:
                 record["typeset"] = True
         if "math" in classes and tag in ("span", "div"):
-            self._math_open.append({"typeset": False, "text": "", "depth": len(self.stack)})
+            self._math_open.append(
+                {"typeset": False, "text": "", "depth": len(self.stack)}
+            )
         return classes
 
     def handle_starttag(self, tag, attrs):
@@ -193,14 +237,28 @@ class Dom(HTMLParser):
                 record["text"] += data
         in_output = self._inside(cls="cell_output") or self._inside(cls="output")
         if in_output and "Traceback (most recent call last)" in data:
-            self.errors.append("a cell output contains 'Traceback (most recent call last)'")
-        if in_output and self._inside(cls="stderr") and re.search(r"\b\w*(Error|Exception)\b", data):
-            self.errors.append(f"a stderr output reports an error: {data.strip()[:120]!r}")
-        if self._math_open or any(t in self.SKIP_TEXT for t, _ in self.stack) or self._inside(cls="highlight"):
+            self.errors.append(
+                "a cell output contains 'Traceback (most recent call last)'"
+            )
+        if (
+            in_output
+            and self._inside(cls="stderr")
+            and re.search(r"\b\w*(Error|Exception)\b", data)
+        ):
+            self.errors.append(
+                f"a stderr output reports an error: {data.strip()[:120]!r}"
+            )
+        if (
+            self._math_open
+            or any(t in self.SKIP_TEXT for t, _ in self.stack)
+            or self._inside(cls="highlight")
+        ):
             return
         match = self.RAW_TEX.search(data)
         if match:
-            self.raw_tex.append(data[max(0, match.start() - 30) : match.end() + 30].strip())
+            self.raw_tex.append(
+                data[max(0, match.start() - 30) : match.end() + 30].strip()
+            )
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +284,9 @@ def site(built_book):
             dom.close()
             return rel, dom
 
-        with ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 2)))) as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(4, (os.cpu_count() or 2)))
+        ) as pool:
             doms = dict(pool.map(load, pages))
         yield {"browser": browser, "base": base, "doms": doms}
     finally:
@@ -283,9 +343,13 @@ def test_site_has_the_pages_of_the_table_of_contents(site):
     import yaml
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    files = [toc["root"]] + [
+        c["file"] for part in toc.get("parts", []) for c in part["chapters"]
+    ]
     missing = [f"{f}.html" for f in files if f"{f}.html" not in site["doms"]]
-    assert not missing, f"pages listed in _toc.yml are missing from the built site: {missing}"
+    assert not missing, (
+        f"pages listed in _toc.yml are missing from the built site: {missing}"
+    )
 
 
 def test_no_page_shows_an_error(site):
@@ -319,7 +383,9 @@ def test_no_image_is_broken(site):
                 else:
                     magic = signatures.get(target.suffix.lower())
                     head = target.read_bytes()[:256].lstrip()
-                    if magic and not any(head.startswith(m) or m in head for m in magic):
+                    if magic and not any(
+                        head.startswith(m) or m in head for m in magic
+                    ):
                         bad.append(f"not a valid {target.suffix} file: {src}")
     _report(problems, "have broken images")
 
@@ -331,10 +397,14 @@ def test_maths_is_typeset(site):
         "chapters use $...$ maths, which Sphinx renders as <span class='math'>"
     )
     problems = {
-        page: [f"untypeset maths: {t!r}" for t in dom.math_untypeset] + [f"raw TeX in the text: {t!r}" for t in dom.raw_tex]
+        page: [f"untypeset maths: {t!r}" for t in dom.math_untypeset]
+        + [f"raw TeX in the text: {t!r}" for t in dom.raw_tex]
         for page, dom in site["doms"].items()
     }
-    _report(problems, "leave maths untypeset (is MathJax served from _mathjax/? run `make mathjax`)")
+    _report(
+        problems,
+        "leave maths untypeset (is MathJax served from _mathjax/? run `make mathjax`)",
+    )
 
 
 def test_internal_links_resolve(site):
@@ -343,7 +413,11 @@ def test_internal_links_resolve(site):
     for page, dom in doms.items():
         bad = problems.setdefault(page, [])
         for href in dom.links + dom.assets:
-            if not href or href.startswith(("mailto:", "javascript:", "tel:", "data:")) or href == "#":
+            if (
+                not href
+                or href.startswith(("mailto:", "javascript:", "tel:", "data:"))
+                or href == "#"
+            ):
                 continue
             target, fragment = _local_target(page, href)
             if target is None:
@@ -355,7 +429,11 @@ def test_internal_links_resolve(site):
                 continue
             if not target.is_file():
                 bad.append(f"dead link: {href}")
-            elif fragment and target.suffix == ".html" and fragment not in _ids_of(target, doms):
+            elif (
+                fragment
+                and target.suffix == ".html"
+                and fragment not in _ids_of(target, doms)
+            ):
                 bad.append(f"missing anchor: {href}")
     _report(problems, "have dead internal links")
 
@@ -364,7 +442,9 @@ def _notebook_branch() -> str:
     workflow = ROOT / ".github" / "workflows" / "pages.yml"
     text = workflow.read_text() if workflow.is_file() else ""
     match = re.search(r"^\s*NOTEBOOK_BRANCH:\s*['\"]?([\w./-]+)", text, flags=re.M)
-    assert match, f"{workflow} must set NOTEBOOK_BRANCH (the branch with the chapters as .ipynb for Colab)"
+    assert match, (
+        f"{workflow} must set NOTEBOOK_BRANCH (the branch with the chapters as .ipynb for Colab)"
+    )
     return match.group(1)
 
 
@@ -374,7 +454,11 @@ def _notebook_pages() -> set[str]:
     return {
         p.relative_to(ROOT).with_suffix("").as_posix()
         for p in sources
-        if re.search(r"^kernelspec:", p.read_text(encoding="utf-8").split("\n---", 1)[0], flags=re.M)
+        if re.search(
+            r"^kernelspec:",
+            p.read_text(encoding="utf-8").split("\n---", 1)[0],
+            flags=re.M,
+        )
     }
 
 
@@ -382,7 +466,9 @@ def test_every_notebook_page_can_be_downloaded_and_launched(site):
     branch = _notebook_branch()
     notebooks = _notebook_pages()
     chapters = {f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("*.md")}
-    assert chapters <= notebooks, f"chapters without a jupytext/kernelspec header: {sorted(chapters - notebooks)}"
+    assert chapters <= notebooks, (
+        f"chapters without a jupytext/kernelspec header: {sorted(chapters - notebooks)}"
+    )
     problems: dict[str, list[str]] = {}
     for page, dom in site["doms"].items():
         name = page[: -len(".html")]
@@ -394,7 +480,11 @@ def test_every_notebook_page_can_be_downloaded_and_launched(site):
                 bad.append("launch buttons on a page that is not a notebook")
             continue
         stem = name.rsplit("/", 1)[-1]
-        downloads = [h for h in dom.links if h.endswith(f"{stem}.ipynb") and not urlsplit(h).scheme]
+        downloads = [
+            h
+            for h in dom.links
+            if h.endswith(f"{stem}.ipynb") and not urlsplit(h).scheme
+        ]
         if not downloads:
             bad.append("no 'download .ipynb' link")
         for href in downloads:
@@ -405,11 +495,15 @@ def test_every_notebook_page_can_be_downloaded_and_launched(site):
         if not binder:
             bad.append("no Binder launch button")
         elif not all(h.endswith(f"/{branch}?urlpath=lab/tree/{want}") for h in binder):
-            bad.append(f"the Binder button does not open {want} on the '{branch}' branch: {binder}")
+            bad.append(
+                f"the Binder button does not open {want} on the '{branch}' branch: {binder}"
+            )
         if not colab:
             bad.append("no Colab launch button")
         elif not all(h.endswith(f"/blob/{branch}/{want}") for h in colab):
-            bad.append(f"the Colab button does not open {want} on the '{branch}' branch: {colab}")
+            bad.append(
+                f"the Colab button does not open {want} on the '{branch}' branch: {colab}"
+            )
     missing = sorted(f"{c}.html" for c in chapters if f"{c}.html" not in site["doms"])
     for page in missing:
         problems[page] = ["the chapter page is missing from the built site"]
@@ -419,9 +513,18 @@ def test_every_notebook_page_can_be_downloaded_and_launched(site):
 def test_screenshots_for_review(site):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, page in SCREENSHOT_PAGES.items():
-        assert page in site["doms"], f"cannot screenshot {page}: it is not in the built site"
+        assert page in site["doms"], (
+            f"cannot screenshot {page}: it is not in the built site"
+        )
         out = SCREENSHOTS / f"{name}.png"
         out.unlink(missing_ok=True)
-        _chromium(site["browser"], site["base"] + page, f"--screenshot={out}", "--window-size=1280,2400")
-        assert out.is_file() and out.stat().st_size > 10_000, f"no usable screenshot of {page} in {out}"
+        _chromium(
+            site["browser"],
+            site["base"] + page,
+            f"--screenshot={out}",
+            "--window-size=1280,2400",
+        )
+        assert out.is_file() and out.stat().st_size > 10_000, (
+            f"no usable screenshot of {page} in {out}"
+        )
         assert out.read_bytes()[:4] == b"\x89PNG"

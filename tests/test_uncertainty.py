@@ -39,10 +39,15 @@ def random_evidence(n=64, c=5, seed=0):
 
 
 def test_signatures_match_uncertainty_loss():
-    for ours, theirs in [(evidential_loss, ul.evidential_loss), (maxnorm_loss, ul.maxnorm_loss)]:
+    for ours, theirs in [
+        (evidential_loss, ul.evidential_loss),
+        (maxnorm_loss, ul.maxnorm_loss),
+    ]:
         a, b = inspect.signature(ours).parameters, inspect.signature(theirs).parameters
         assert list(a)[2:] == list(b)[2:]
-        assert [p.default for p in a.values()][2:] == [p.default for p in b.values()][2:]
+        assert [p.default for p in a.values()][2:] == [p.default for p in b.values()][
+            2:
+        ]
     assert inspect.signature(clamped_exp).parameters["clamp"].default == 10.0
 
 
@@ -55,20 +60,30 @@ def test_evidential_loss_matches_uncertainty_loss(reg_factor, reduction, seed):
     e, y = random_evidence(seed=seed)
     ours = evidential_loss(e, y, reg_factor=reg_factor, reduction=reduction)
     theirs = ul.evidential_loss(e, y, reg_factor=reg_factor, reduction=reduction)
-    assert torch.allclose(ours, theirs, rtol=1e-6, atol=1e-7)  # the package computes log Gamma(K) in float32
+    assert torch.allclose(
+        ours, theirs, rtol=1e-6, atol=1e-7
+    )  # the package computes log Gamma(K) in float32
 
 
 def test_evidential_kl_per_row_matches_package_diagonal():
     # uncertainty-loss 0.1.2 broadcasts its KL term to an (N, N) matrix when reduction is "none"
     # (and so multiplies "sum" by N); entry [i, i] is row i's KL, which must equal ours.
     e, y = random_evidence(seed=3)
-    ours = evidential_loss(e, y, reg_factor=1.0, reduction="none") - evidential_loss(e, y, reduction="none")
+    ours = evidential_loss(e, y, reg_factor=1.0, reduction="none") - evidential_loss(
+        e, y, reduction="none"
+    )
     theirs = ul.uniform_dirichlet_kl(e, y, reduction="none")
     assert theirs.shape == (64, 64)
     assert torch.allclose(ours, torch.diagonal(theirs), rtol=1e-6, atol=1e-6)
     # our sum is the sum of the rows, and our mean their mean
-    assert torch.allclose(evidential_loss(e, y, 0.5, "sum"), evidential_loss(e, y, 0.5, "none").sum())
-    assert torch.allclose(evidential_loss(e, y, 0.5, "mean"), ul.evidential_loss(e, y, 0.5, "mean"), rtol=1e-6)
+    assert torch.allclose(
+        evidential_loss(e, y, 0.5, "sum"), evidential_loss(e, y, 0.5, "none").sum()
+    )
+    assert torch.allclose(
+        evidential_loss(e, y, 0.5, "mean"),
+        ul.evidential_loss(e, y, 0.5, "mean"),
+        rtol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("reg_factor", [0.0, 0.3, 1.0])
@@ -77,14 +92,19 @@ def test_evidential_kl_per_row_matches_package_diagonal():
 def test_maxnorm_loss_matches_uncertainty_loss(reg_factor, reduction, p_norm):
     e, y = random_evidence(seed=p_norm)
     ours = maxnorm_loss(e, y, reg_factor=reg_factor, p_norm=p_norm, reduction=reduction)
-    theirs = ul.maxnorm_loss(e, y, reg_factor=reg_factor, p_norm=p_norm, reduction=reduction)
+    theirs = ul.maxnorm_loss(
+        e, y, reg_factor=reg_factor, p_norm=p_norm, reduction=reduction
+    )
     assert torch.allclose(ours, theirs, rtol=1e-8, atol=1e-10)
 
 
 def test_losses_accept_one_hot_targets_like_the_package():
     e, y = random_evidence()
     onehot = nn.functional.one_hot(y, 5).double()
-    for fn, ulfn in [(evidential_loss, ul.evidential_loss), (maxnorm_loss, ul.maxnorm_loss)]:
+    for fn, ulfn in [
+        (evidential_loss, ul.evidential_loss),
+        (maxnorm_loss, ul.maxnorm_loss),
+    ]:
         assert torch.allclose(fn(e, onehot, 0.5), ulfn(e, onehot, 0.5))
         assert torch.allclose(fn(e, onehot, 0.5), fn(e, y, 0.5))
 
@@ -92,7 +112,10 @@ def test_losses_accept_one_hot_targets_like_the_package():
 def test_losses_match_package_gradients_in_float32():
     logits = torch.randn(32, 4, requires_grad=True)
     y = torch.randint(0, 4, (32,))
-    for fn, ulfn in [(evidential_loss, ul.evidential_loss), (maxnorm_loss, ul.maxnorm_loss)]:
+    for fn, ulfn in [
+        (evidential_loss, ul.evidential_loss),
+        (maxnorm_loss, ul.maxnorm_loss),
+    ]:
         (g1,) = torch.autograd.grad(fn(clamped_exp(logits), y, 0.7), logits)
         (g2,) = torch.autograd.grad(ulfn(ul.clamped_exp(logits), y, 0.7), logits)
         assert torch.allclose(g1, g2, rtol=1e-4, atol=1e-6)
@@ -144,7 +167,9 @@ def test_evidential_criterion_anneals_from_zero_to_max():
     crit = EvidentialCriterion("evidential", anneal_steps=2, max_reg=0.5)
     crit(logits, y)
     assert crit.reg_factor == 0.25
-    assert torch.allclose(crit(logits, y), evidential_loss(clamped_exp(logits), y, reg_factor=0.25))
+    assert torch.allclose(
+        crit(logits, y), evidential_loss(clamped_exp(logits), y, reg_factor=0.25)
+    )
 
 
 def test_evidential_bad_input():
@@ -174,7 +199,9 @@ def test_evidential_bad_input():
 
 def random_prob_samples(s=6, n=40, c=4, seed=0):
     rng = np.random.default_rng(seed)
-    return torch.softmax(torch.as_tensor(2 * rng.standard_normal((s, n, c))), dim=-1).numpy()
+    return torch.softmax(
+        torch.as_tensor(2 * rng.standard_normal((s, n, c))), dim=-1
+    ).numpy()
 
 
 def test_entropy_decomposition_identity_and_bounds():
@@ -197,7 +224,11 @@ def test_entropy_decomposition_known_values():
     # two confident members that disagree: no aleatoric, log 2 epistemic
     p = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
     total, ale, epi = entropy_decomposition(p)
-    assert total[0] == pytest.approx(np.log(2)) and ale[0] == pytest.approx(0.0) and epi[0] == pytest.approx(np.log(2))
+    assert (
+        total[0] == pytest.approx(np.log(2))
+        and ale[0] == pytest.approx(0.0)
+        and epi[0] == pytest.approx(np.log(2))
+    )
     # two members that agree on (0.5, 0.5): all aleatoric
     total, ale, epi = entropy_decomposition(np.full((2, 1, 2), 0.5))
     assert ale[0] == pytest.approx(np.log(2)) and epi[0] == pytest.approx(0.0)
@@ -224,7 +255,9 @@ def test_variance_decomposition_law_of_total_variance():
     assert np.allclose(epi, (means**2).mean(0) - means.mean(0) ** 2)
     # the mixture's variance, estimated by sampling, matches aleatoric + epistemic
     member = rng.integers(0, 5, 200000)
-    draws = means[member, 3] + np.sqrt(variances[member, 3]) * rng.standard_normal(200000)
+    draws = means[member, 3] + np.sqrt(variances[member, 3]) * rng.standard_normal(
+        200000
+    )
     assert draws.var() == pytest.approx(ale[3] + epi[3], rel=0.02)
 
 
@@ -250,16 +283,24 @@ def test_gaussian_nll_matches_torch(full, reduction):
     mean, target = torch.randn(50, generator=g), torch.randn(50, generator=g)
     var = torch.rand(50, generator=g) + 1e-8  # some below eps, to check the clamp
     var[:3] = 1e-9
-    expected = nn.GaussianNLLLoss(full=full, eps=1e-6, reduction=reduction)(mean, target, var)
-    assert torch.allclose(gaussian_nll(mean, target, var, full=full, reduction=reduction), expected)
+    expected = nn.GaussianNLLLoss(full=full, eps=1e-6, reduction=reduction)(
+        mean, target, var
+    )
+    assert torch.allclose(
+        gaussian_nll(mean, target, var, full=full, reduction=reduction), expected
+    )
 
 
 def test_gaussian_nll_known_values():
     zero = torch.zeros(4)
     one = torch.ones(4)
     assert gaussian_nll(zero, zero, one).item() == pytest.approx(0.0)
-    assert gaussian_nll(zero, zero, one, full=True).item() == pytest.approx(0.5 * math.log(2 * math.pi))
-    assert gaussian_nll(zero, 2 * one, 4 * one).item() == pytest.approx(0.5 * (math.log(4) + 1))
+    assert gaussian_nll(zero, zero, one, full=True).item() == pytest.approx(
+        0.5 * math.log(2 * math.pi)
+    )
+    assert gaussian_nll(zero, 2 * one, 4 * one).item() == pytest.approx(
+        0.5 * (math.log(4) + 1)
+    )
 
 
 def test_gaussian_nll_bad_input():
@@ -273,7 +314,9 @@ def test_gaussian_nll_bad_input():
 
 def test_mc_dropout_tau_known_value_and_bad_input():
     # tau = (1 - p) l^2 / (2 N lambda)
-    assert mc_dropout_tau(length_scale=2.0, dropout=0.5, n_train=100, weight_decay=1e-3) == pytest.approx(10.0)
+    assert mc_dropout_tau(
+        length_scale=2.0, dropout=0.5, n_train=100, weight_decay=1e-3
+    ) == pytest.approx(10.0)
     with pytest.raises(ValueError, match="dropout"):
         mc_dropout_tau(1.0, 1.0, 10, 1e-3)
     with pytest.raises(ValueError, match="n_train"):
@@ -289,7 +332,9 @@ class NetWithBatchNorm(nn.Module):
         self.trunk = nn.Sequential(nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(16, 4))
         self.seen_modes = []
-        self.trunk[1].register_forward_hook(lambda m, i, o: self.seen_modes.append((m.training, self.head[0].training)))
+        self.trunk[1].register_forward_hook(
+            lambda m, i, o: self.seen_modes.append((m.training, self.head[0].training))
+        )
 
     def forward(self, x):
         return self.head(self.trunk(x))
@@ -316,7 +361,9 @@ def test_mc_dropout_keeps_batchnorm_in_eval_and_restores_modes(start_in_train_mo
     # during the passes: batch norm in eval, dropout in train
     assert net.seen_modes and all(mode == (False, True) for mode in net.seen_modes)
     # running statistics untouched, and every module back in its former mode
-    assert torch.equal(stats[0], net.trunk[1].running_mean) and torch.equal(stats[1], net.trunk[1].running_var)
+    assert torch.equal(stats[0], net.trunk[1].running_mean) and torch.equal(
+        stats[1], net.trunk[1].running_var
+    )
     assert {name: m.training for name, m in net.named_modules()} == before
 
 
@@ -433,3 +480,15 @@ def test_compare_methods_rows_match_the_metrics():
         )
     with pytest.raises(TypeError, match="MethodPredictions"):
         compare_methods({"c": (p_id, p_ood)}, y)
+
+
+def test_gaussian_nll_refuses_a_variance_that_broadcasts_to_a_matrix():
+    mean, target = torch.zeros(5), torch.arange(5.0)
+    with pytest.raises(ValueError, match="shape"):
+        gaussian_nll(mean, target, torch.ones(5, 1))
+    # a per-sample variance of shape (N,) and a shared scalar-like (N, 1) for (N, 1) means work
+    var = torch.linspace(0.5, 2.0, 5)
+    expected = nn.functional.gaussian_nll_loss(mean, target, var, full=True)
+    assert gaussian_nll(mean, target, var, full=True).item() == pytest.approx(
+        expected.item()
+    )

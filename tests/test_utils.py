@@ -8,9 +8,15 @@ import torch
 from trustworthy_lib import get_device, seed_everything
 
 
-def test_get_device_follows_cuda_availability():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
+@pytest.mark.parametrize("available, expected", [(True, "cuda"), (False, "cpu")])
+def test_get_device_follows_cuda_availability(monkeypatch, available, expected):
+    monkeypatch.delenv("TRUSTWORTHY_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
     assert get_device().type == expected
+    assert get_device("auto").type == expected
+    if not available:
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            get_device("cuda")
 
 
 def test_get_device_forced_cpu_and_bad_names(monkeypatch):
@@ -70,3 +76,26 @@ def test_chapter_seed_rejects_bad_values(monkeypatch, bad):
     monkeypatch.setenv("TRUSTWORTHY_SEED", bad)
     with pytest.raises(ValueError, match="TRUSTWORTHY_SEED"):
         chapter_seed()
+
+
+def test_eval_mode_restores_each_submodule_exactly():
+    from torch import nn
+
+    from trustworthy_lib.utils import eval_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.BatchNorm1d(2))
+    model.train()
+    model[2].eval()  # a mixed state: only the batch norm is frozen
+    before = [m.training for m in model.modules()]
+    with eval_mode(model) as inside:
+        assert inside is model
+        assert not any(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == before
+    try:
+        with eval_mode(model):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert [
+        m.training for m in model.modules()
+    ] == before  # restored after an error too

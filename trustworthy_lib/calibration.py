@@ -19,70 +19,50 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-_ROW_SUM_TOL = 1e-3
+from trustworthy_lib._validation import (
+    PROB_TOL,
+    NotFittedError,
+    check_class_labels,
+    check_logits_tensor,
+    check_positive_int,
+    to_numpy,
+)
+from trustworthy_lib._validation import check_probabilities as _check_probs
 
-
-def _to_numpy(x, name: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
+__all__ = [
+    "brier_score",
+    "calibration_bins",
+    "CalibrationBins",
+    "check_probabilities",
+    "expected_calibration_error",
+    "negative_log_likelihood",
+    "probabilistic_scores",
+    "reliability_diagram",
+    "TemperatureScaler",
+]
 
 
 def _check_labels(labels, n: int, num_classes: int, what: str) -> np.ndarray:
-    labels = _to_numpy(labels, "labels")
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array of class indices, got shape {labels.shape}")
-    if len(labels) != n:
+    y = check_class_labels(labels, "labels", num_classes)
+    if len(y) != n:
         raise ValueError(
-            f"{what} has {n} rows but labels has {len(labels)}; pass one label per row"
+            f"{what} has {n} rows but labels has {len(y)}; pass one label per row"
         )
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError("labels must be integer class indices 0..C-1, not scores or probabilities")
-        labels = labels.astype(np.int64)
-    bad = labels[(labels < 0) | (labels >= num_classes)]
-    if bad.size:
-        raise ValueError(
-            f"labels contain class index {int(bad[0])}, but {what} has only {num_classes} columns "
-            f"(valid indices 0..{num_classes - 1}); encode labels with trustworthy_lib.models.encode_labels"
-        )
-    return labels.astype(np.int64)
+    return y
 
 
 def check_probabilities(probs, labels=None, name: str = "probs"):
-    """Validate an (N, C) probability matrix (and optional labels); return them as NumPy arrays.
+    """Validate an (N, C) probability matrix (and optional labels); return NumPy arrays.
 
-    Raises :class:`ValueError` for a wrong shape, an empty input, NaNs, or rows that are not
-    probability vectors (negative entries, or rows that do not sum to 1 within 1e-3): such
-    rows are usually logits, so the message suggests a softmax.
+    Raises :class:`ValueError` for a wrong shape, an empty input, NaN or infinity, or rows
+    that are not probability vectors (negative entries, or rows that do not sum to 1
+    within :data:`trustworthy_lib._validation.PROB_TOL`): such rows are usually logits,
+    so the message suggests a softmax. Labels are class indices 0..C-1.
     """
-    p = _to_numpy(probs, name)
-    if p.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (N, C) array of class probabilities, got shape {p.shape}")
-    if p.shape[0] == 0:
-        raise ValueError(f"{name} is empty; pass at least one row")
-    if p.shape[1] < 2:
-        raise ValueError(f"{name} must have at least two class columns, got {p.shape[1]}")
-    if not np.issubdtype(p.dtype, np.floating):
-        p = p.astype(np.float64)
-    if np.isnan(p).any():
-        raise ValueError(f"{name} contains NaN values")
-    sums = p.sum(axis=1)
-    if (p < 0).any() or (p > 1 + _ROW_SUM_TOL).any() or np.abs(sums - 1).max() > _ROW_SUM_TOL:
-        raise ValueError(
-            f"the rows of {name} are not probability vectors (row sums range from {sums.min():.3g} "
-            f"to {sums.max():.3g}, entries from {p.min():.3g} to {p.max():.3g}); if these are logits, "
-            "apply a softmax first, e.g. torch.softmax(logits, dim=1) or scipy.special.softmax(logits, axis=1)"
-        )
+    p = _check_probs(probs, name)
     if labels is None:
         return p
     return p, _check_labels(labels, p.shape[0], p.shape[1], name)
-
-
-def _check_n_bins(n_bins) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    return int(n_bins)
 
 
 @dataclass(frozen=True)
@@ -113,7 +93,7 @@ def calibration_bins(probs, labels, n_bins: int = 15) -> CalibrationBins:
     ``torch.linspace`` edges, so the binning is the one torchmetrics computes.
     """
     p, y = check_probabilities(probs, labels)
-    n_bins = _check_n_bins(n_bins)
+    n_bins = check_positive_int(n_bins, "n_bins")
     t = torch.from_numpy(np.ascontiguousarray(p))
     if t.dtype not in (torch.float32, torch.float64):
         t = t.double()
@@ -124,9 +104,18 @@ def calibration_bins(probs, labels, n_bins: int = 15) -> CalibrationBins:
     conf = conf.double().numpy()
     count = np.bincount(idx, minlength=n_bins + 1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.nan_to_num(np.bincount(idx, weights=conf, minlength=n_bins + 1) / count)
-        mean_acc = np.nan_to_num(np.bincount(idx, weights=correct, minlength=n_bins + 1) / count)
-    return CalibrationBins(edges=edges.double().numpy(), count=count, confidence=mean_conf, accuracy=mean_acc)
+        mean_conf = np.nan_to_num(
+            np.bincount(idx, weights=conf, minlength=n_bins + 1) / count
+        )
+        mean_acc = np.nan_to_num(
+            np.bincount(idx, weights=correct, minlength=n_bins + 1) / count
+        )
+    return CalibrationBins(
+        edges=edges.double().numpy(),
+        count=count,
+        confidence=mean_conf,
+        accuracy=mean_acc,
+    )
 
 
 def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
@@ -147,7 +136,14 @@ def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
     return float(np.sum(bins.count / bins.n * np.abs(bins.accuracy - bins.confidence)))
 
 
-def reliability_diagram(probs, labels, n_bins: int = 15, ax=None, title: str | None = None, label: str = "model"):
+def reliability_diagram(
+    probs,
+    labels,
+    n_bins: int = 15,
+    ax=None,
+    title: str | None = None,
+    label: str = "model",
+):
     """Draw a reliability diagram: accuracy against confidence per bin, with the gap to the diagonal.
 
     Bars show each bin's accuracy; red hatched boxes show the gap between accuracy and the
@@ -174,11 +170,29 @@ def reliability_diagram(probs, labels, n_bins: int = 15, ax=None, title: str | N
     left = bins.edges[:m]
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
-    ax.bar(left[filled], acc[filled], width=width, align="edge", color="tab:blue", edgecolor="black",
-           linewidth=0.5, label=f"{label}: accuracy per bin")
-    ax.bar(left[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width, align="edge",
-           color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//", linewidth=0.5,
-           label=f"gap to mean confidence (ECE = {100 * ece:.2f} %)")
+    ax.bar(
+        left[filled],
+        acc[filled],
+        width=width,
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.5,
+        label=f"{label}: accuracy per bin",
+    )
+    ax.bar(
+        left[filled],
+        conf[filled] - acc[filled],
+        bottom=acc[filled],
+        width=width,
+        align="edge",
+        color="tab:red",
+        alpha=0.3,
+        edgecolor="tab:red",
+        hatch="//",
+        linewidth=0.5,
+        label=f"gap to mean confidence (ECE = {100 * ece:.2f} %)",
+    )
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -197,7 +211,9 @@ def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
     probability is below ``eps``.
     """
     p, y = check_probabilities(probs, labels)
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y].astype(np.float64), eps, None))))
+    return float(
+        -np.mean(np.log(np.clip(p[np.arange(len(y)), y].astype(np.float64), eps, None)))
+    )
 
 
 def brier_score(probs, labels) -> float:
@@ -212,18 +228,8 @@ def brier_score(probs, labels) -> float:
     return float(np.mean(np.sum((p.astype(np.float64) - onehot) ** 2, axis=1)))
 
 
-def _check_logits(logits, name: str = "logits") -> torch.Tensor:
-    z = logits.detach().cpu() if isinstance(logits, torch.Tensor) else torch.as_tensor(np.asarray(logits))
-    if z.dim() != 2:
-        raise ValueError(f"{name} must be a 2-D (N, C) array, got shape {tuple(z.shape)}")
-    if z.shape[0] == 0:
-        raise ValueError(f"{name} is empty; pass at least one row")
-    if z.shape[1] < 2:
-        raise ValueError(f"{name} must have at least two class columns, got {z.shape[1]}")
-    z = z.double()
-    if torch.isnan(z).any() or torch.isinf(z).any():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return z
+def _check_logits(logits) -> torch.Tensor:
+    return check_logits_tensor(logits).cpu().double()
 
 
 class TemperatureScaler:
@@ -244,22 +250,24 @@ class TemperatureScaler:
     """
 
     def __init__(self, max_iter: int = 200):
-        if not isinstance(max_iter, int) or max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-        self.max_iter = max_iter
+        self.max_iter = check_positive_int(max_iter, "max_iter")
         self.temperature_: float | None = None
 
-    def fit(self, logits, labels) -> "TemperatureScaler":
+    def fit(self, logits, labels) -> TemperatureScaler:
         z = _check_logits(logits)
         row_sums = z.sum(dim=1)
-        if bool(((z >= 0) & (z <= 1)).all()) and bool((row_sums - 1).abs().max() < 1e-6):
+        if bool(((z >= 0) & (z <= 1)).all()) and bool(
+            (row_sums - 1).abs().max() < PROB_TOL
+        ):
             raise ValueError(
                 "the logits look like probabilities (every row is in [0, 1] and sums to 1); temperature "
                 "scaling works on logits, so pass the model's raw outputs (or np.log(probs))"
             )
         y = torch.from_numpy(_check_labels(labels, z.shape[0], z.shape[1], "logits"))
         log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=self.max_iter, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(
+            [log_t], lr=0.5, max_iter=self.max_iter, line_search_fn="strong_wolfe"
+        )
 
         def closure():
             opt.zero_grad()
@@ -273,7 +281,9 @@ class TemperatureScaler:
 
     def _check_fitted(self):
         if self.temperature_ is None:
-            raise RuntimeError("this TemperatureScaler is not fitted yet; call fit(val_logits, val_labels) first")
+            raise NotFittedError(
+                "this TemperatureScaler is not fitted yet; call fit(val_logits, val_labels) first"
+            )
 
     def transform(self, logits):
         """Return ``logits / T``: a NumPy array for array input, a tensor for tensor input."""
@@ -329,7 +339,7 @@ def bootstrap_interval(
     """
     if not arrays:
         raise ValueError("pass at least one array to resample")
-    arrays = [_to_numpy(a, "array") for a in arrays]
+    arrays = [to_numpy(a) for a in arrays]
     n = len(arrays[0])
     if n == 0 or any(len(a) != n for a in arrays):
         raise ValueError(
@@ -348,7 +358,7 @@ def bootstrap_interval(
     if groups is None:
         members = [np.arange(n)]
     else:
-        g = _to_numpy(groups, "groups")
+        g = to_numpy(groups)
         if len(g) != n:
             raise ValueError(
                 f"groups has {len(g)} entries but the arrays have {n} rows"

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 
-def supervised_contrastive_loss(features: torch.Tensor, labels=None, temperature: float = 0.1) -> torch.Tensor:
+def supervised_contrastive_loss(
+    features: torch.Tensor, labels=None, temperature: float = 0.1
+) -> torch.Tensor:
     r"""Supervised contrastive loss (SupCon, Khosla et al. 2020), or SimCLR's NT-Xent without labels.
 
     Every view of every sample is an anchor :math:`i`. Its positives :math:`P(i)` are the
@@ -93,12 +95,18 @@ def supervised_contrastive_loss(features: torch.Tensor, labels=None, temperature
             )
         ids = torch.arange(n, device=device)
     else:
-        ids = torch.as_tensor(np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)).to(device)
+        ids = torch.as_tensor(
+            np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+        ).to(device)
         if ids.dim() != 1 or len(ids) != n:
-            raise ValueError(f"labels must be 1-D with one label per sample: got shape {tuple(ids.shape)} for {n} samples")
+            raise ValueError(
+                f"labels must be 1-D with one label per sample: got shape {tuple(ids.shape)} for {n} samples"
+            )
         if ids.is_floating_point():
             raise ValueError(f"labels must be integer class ids, got dtype {ids.dtype}")
-    z = F.normalize(features.reshape(n * v, -1), dim=1)  # sample-major: row s * v + view
+    z = F.normalize(
+        features.reshape(n * v, -1), dim=1
+    )  # sample-major: row s * v + view
     ids = ids.repeat_interleave(v)
     logits = (z @ z.T) / float(temperature)
     self_mask = torch.eye(n * v, dtype=torch.bool, device=device)
@@ -108,12 +116,18 @@ def supervised_contrastive_loss(features: torch.Tensor, labels=None, temperature
     n_pos = positive.sum(1)
     has_pos = n_pos > 0
     if not has_pos.any():
-        raise ValueError("no anchor has a positive: every label occurs once and there is one view per sample")
-    mean_log_prob_pos = log_prob.masked_fill(~positive, 0.0).sum(1)[has_pos] / n_pos[has_pos]
+        raise ValueError(
+            "no anchor has a positive: every label occurs once and there is one view per sample"
+        )
+    mean_log_prob_pos = (
+        log_prob.masked_fill(~positive, 0.0).sum(1)[has_pos] / n_pos[has_pos]
+    )
     return -mean_log_prob_pos.mean()
 
 
-def augment(x: torch.Tensor, generator: torch.Generator | None = None, max_shift: float = 3.0) -> torch.Tensor:
+def augment(
+    x: torch.Tensor, generator: torch.Generator | None = None, max_shift: float = 3.0
+) -> torch.Tensor:
     """Randomly shift (up to ``max_shift`` pixels), rescale (0.9-1.1), mirror and re-contrast images.
 
     ``x`` is a batch of images of shape (N, 28, 28) or (N, 1, 28, 28) with values in
@@ -127,7 +141,9 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None, max_shift
         return (torch.rand(*shape, generator=generator) * (hi - lo) + lo).to(device)
 
     scale = uniform(0.9, 1.1, n)
-    shift = uniform(-1, 1, n, 2) * (2 * max_shift / x.shape[-1])  # in grid units ([-1, 1] spans the image)
+    shift = uniform(-1, 1, n, 2) * (
+        2 * max_shift / x.shape[-1]
+    )  # in grid units ([-1, 1] spans the image)
     flip = (torch.rand(n, generator=generator) < 0.5).to(device)
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0] = torch.where(flip, -1.0, 1.0) / scale
@@ -152,7 +168,9 @@ class ContrastiveCNN(nn.Module):
         super().__init__()
         backbone = SmallCNN(num_classes=2, dropout=0.0, hidden=hidden)
         self.conv, self.fc = backbone.conv, backbone.fc
-        self.projection = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, projection_dim))
+        self.projection = nn.Sequential(
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, projection_dim)
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features, shape (N, hidden)."""
@@ -196,7 +214,9 @@ def train_contrastive(
         if len(y) != len(x):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
     if batch_size < 2:
-        raise ValueError(f"batch_size must be at least 2 for a contrastive loss, got {batch_size}")
+        raise ValueError(
+            f"batch_size must be at least 2 for a contrastive loss, got {batch_size}"
+        )
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -205,7 +225,12 @@ def train_contrastive(
     history = {"loss": []}
     start = time.perf_counter()
     steps = epochs * ((len(x) + batch_size - 1) // batch_size)
-    bar = tqdm(total=steps, desc=f"contrastive training {type(model).__name__}", disable=not progress, leave=False)
+    bar = tqdm(
+        total=steps,
+        desc=f"contrastive training {type(model).__name__}",
+        disable=not progress,
+        leave=False,
+    )
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(x), generator=order_gen)
@@ -216,7 +241,9 @@ def train_contrastive(
             views = torch.cat([augment(xb, aug_gen), augment(xb, aug_gen)]).to(device)
             emb = model(views)  # (2B, P): first all first views, then all second views
             emb = torch.stack(emb.chunk(2), dim=1)  # (B, 2, P)
-            loss = supervised_contrastive_loss(emb, None if y is None else y[idx].to(device), temperature)
+            loss = supervised_contrastive_loss(
+                emb, None if y is None else y[idx].to(device), temperature
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -269,14 +296,29 @@ def contrastive_cnn(
     }
 
     def train(model):
-        splits = load_fashion_mnist(id_classes=id_classes, ood_classes=(), train_per_class=train_per_class)
+        splits = load_fashion_mnist(
+            id_classes=id_classes, ood_classes=(), train_per_class=train_per_class
+        )
         y = encode_labels(splits.y_train, id_classes) if supervised else None
         return train_contrastive(
-            model, splits.x_train, y, epochs=epochs, batch_size=batch_size, lr=lr,
-            temperature=temperature, seed=seed, device=device, progress=progress,
+            model,
+            splits.x_train,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            temperature=temperature,
+            seed=seed,
+            device=device,
+            progress=progress,
         )
 
     return train_or_load(
-        "contrastive_cnn", config, lambda: ContrastiveCNN(projection_dim=projection_dim), train,
-        directory=directory, device=device,
+        "contrastive_cnn",
+        config,
+        lambda: ContrastiveCNN(projection_dim=projection_dim),
+        train,
+        directory=directory,
+        device=device,
+        code=(train_contrastive,),
     )

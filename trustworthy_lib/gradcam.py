@@ -13,7 +13,8 @@ Conventions, held throughout this module:
   ``None`` means the last ``nn.Conv2d`` registered in the model.
 
 References: Selvaraju et al. (2017), *Grad-CAM: Visual explanations from deep networks via
-gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and Fergus (2014), *Visualizing and understanding
+gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and Fergus (2014),
+*Visualizing and understanding
 convolutional networks* (occlusion); Adebayo et al. (2018), *Sanity checks for saliency maps*.
 """
 
@@ -25,6 +26,19 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from trustworthy_lib.utils import eval_mode
+
+__all__ = [
+    "find_last_conv",
+    "grad_cam_plus_plus",
+    "gradcam",
+    "occlusion_map",
+    "overlay",
+    "randomize_top_layers",
+    "rank_correlation",
+    "resolve_layer",
+]
 
 
 def find_last_conv(model: nn.Module) -> tuple[str, nn.Module]:
@@ -52,7 +66,9 @@ def resolve_layer(model: nn.Module, target_layer) -> tuple[str, nn.Module]:
     if isinstance(target_layer, str):
         modules = dict(model.named_modules())
         if target_layer not in modules:
-            convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)][-3:]
+            convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)][
+                -3:
+            ]
             raise ValueError(
                 f"the model has no layer named {target_layer!r}; use a name from model.named_modules(), "
                 f"for example one of the last convolutions: {', '.join(convs) or '(none)'}"
@@ -66,12 +82,16 @@ def resolve_layer(model: nn.Module, target_layer) -> tuple[str, nn.Module]:
             f"target_layer ({type(target_layer).__name__}) is not a layer of this model; pass a module "
             "taken from this very model (after copy.deepcopy, take it from the copy) or its name"
         )
-    raise TypeError(f"target_layer must be an nn.Module, a layer name or None, got {type(target_layer).__name__}")
+    raise TypeError(
+        f"target_layer must be an nn.Module, a layer name or None, got {type(target_layer).__name__}"
+    )
 
 
 def _as_batch(input_tensor) -> tuple[torch.Tensor, bool]:
     if not isinstance(input_tensor, torch.Tensor):
-        raise TypeError(f"input_tensor must be a torch.Tensor, got {type(input_tensor).__name__}")
+        raise TypeError(
+            f"input_tensor must be a torch.Tensor, got {type(input_tensor).__name__}"
+        )
     single = input_tensor.dim() == 3
     x = input_tensor.unsqueeze(0) if single else input_tensor
     if x.dim() != 4 or x.shape[0] == 0:
@@ -91,7 +111,9 @@ def _target_ids(target_class, logits: torch.Tensor) -> torch.Tensor:
     if ids.numel() == 1:
         ids = ids.expand(n)
     if ids.numel() != n:
-        raise ValueError(f"got {ids.numel()} target classes for {n} images; give one per image or a single id")
+        raise ValueError(
+            f"got {ids.numel()} target classes for {n} images; give one per image or a single id"
+        )
     bad = ids[(ids < 0) | (ids >= num_classes)]
     if bad.numel():
         raise ValueError(
@@ -106,10 +128,14 @@ def _minmax(maps: torch.Tensor) -> torch.Tensor:
     flat = maps.flatten(1)
     low = flat.min(1).values.view(-1, 1, 1)
     span = flat.max(1).values.view(-1, 1, 1) - low
-    return torch.where(span > 0, (maps - low) / span.clamp_min(1e-30), torch.zeros_like(maps))
+    return torch.where(
+        span > 0, (maps - low) / span.clamp_min(1e-30), torch.zeros_like(maps)
+    )
 
 
-def gradcam(model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None) -> np.ndarray:
+def gradcam(
+    model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None
+) -> np.ndarray:
     r"""Grad-CAM map of ``target_class`` at ``target_layer``, upsampled to the input's size.
 
     With feature maps :math:`A^k` (channel :math:`k`) of the target layer and the class
@@ -144,41 +170,54 @@ def gradcam(model: nn.Module, input_tensor: torch.Tensor, target_class=None, tar
     x, single = _as_batch(input_tensor)
     _, layer = resolve_layer(model, target_layer)
     device = next(model.parameters()).device
-    x = x.to(device).detach().requires_grad_(True)  # keeps a graph even if the weights are frozen
+    x = (
+        x.to(device).detach().requires_grad_(True)
+    )  # keeps a graph even if the weights are frozen
     store = {}
 
     def hook(module, args, output):
         store["activation"] = output
 
     handle = layer.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             logits = model(x)
             if logits.dim() != 2:
-                raise ValueError(f"the model must return (N, num_classes) logits, got shape {tuple(logits.shape)}")
+                raise ValueError(
+                    f"the model must return (N, num_classes) logits, got shape {tuple(logits.shape)}"
+                )
             if "activation" not in store:
-                raise ValueError("the target layer did not run during the forward pass; choose a layer on the path to the logits")
+                raise ValueError(
+                    "the target layer did not run during the forward pass; choose a layer on the path to the logits"
+                )
             acts = store["activation"]
             if not isinstance(acts, torch.Tensor) or acts.dim() != 4:
-                shape = tuple(acts.shape) if isinstance(acts, torch.Tensor) else type(acts).__name__
-                raise ValueError(f"the target layer must output (N, C, h, w) feature maps, got {shape}")
+                shape = (
+                    tuple(acts.shape)
+                    if isinstance(acts, torch.Tensor)
+                    else type(acts).__name__
+                )
+                raise ValueError(
+                    f"the target layer must output (N, C, h, w) feature maps, got {shape}"
+                )
             ids = _target_ids(target_class, logits)
             score = logits.gather(1, ids.view(-1, 1)).sum()
             (grads,) = torch.autograd.grad(score, acts)
     finally:
         handle.remove()
-        model.train(was_training)
     with torch.no_grad():
         weights = grads.mean(dim=(2, 3), keepdim=True)
         cam = F.relu((weights * acts).sum(1, keepdim=True))
-        cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        cam = F.interpolate(
+            cam, size=x.shape[-2:], mode="bilinear", align_corners=False
+        )[:, 0]
         cam = _minmax(cam).float().cpu().numpy()
     return cam[0] if single or len(cam) == 1 else cam
 
 
-def grad_cam_plus_plus(model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None) -> np.ndarray:
+def grad_cam_plus_plus(
+    model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None
+) -> np.ndarray:
     r"""Grad-CAM++ (Chattopadhay et al., 2018), computed by pytorch-grad-cam's ``GradCAMPlusPlus``.
 
     Grad-CAM++ replaces Grad-CAM's plain average of gradients by a weighted one, so that
@@ -209,7 +248,7 @@ def grad_cam_plus_plus(model: nn.Module, input_tensor: torch.Tensor, target_clas
         with GradCAMPlusPlus(model=model, target_layers=[layer]) as cam:
             maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in ids])
     finally:
-        for p, had in zip(model.parameters(), had_grad):
+        for p, had in zip(model.parameters(), had_grad, strict=True):
             if not had:
                 p.grad = None
     maps = np.asarray(maps, dtype=np.float32)
@@ -247,15 +286,15 @@ def occlusion_map(
         raise ValueError(f"occlusion_map takes one image, got a batch of {x.shape[0]}")
     height, width = x.shape[-2:]
     if not 1 <= patch_size <= min(height, width):
-        raise ValueError(f"patch_size must be between 1 and the image size {min(height, width)}, got {patch_size}")
+        raise ValueError(
+            f"patch_size must be between 1 and the image size {min(height, width)}, got {patch_size}"
+        )
     if stride < 1:
         raise ValueError(f"stride must be a positive number of pixels, got {stride}")
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x = x.to(device)
         probs = model(x).softmax(1)
         c = int(_target_ids(target_class, probs)[0])
@@ -269,16 +308,24 @@ def occlusion_map(
         cols = torch.arange(width, device=device).view(1, 1, -1)
         top = torch.as_tensor(ys.ravel(), device=device).view(-1, 1, 1)
         left = torch.as_tensor(xs.ravel(), device=device).view(-1, 1, 1)
-        masks = ((rows >= top) & (rows < top + patch_size) & (cols >= left) & (cols < left + patch_size)).float()
+        masks = (
+            (rows >= top)
+            & (rows < top + patch_size)
+            & (cols >= left)
+            & (cols < left + patch_size)
+        ).float()
         drops = []
-        for i in tqdm(range(0, len(masks), batch_size), desc="occlusion", leave=False, disable=not progress):
+        for i in tqdm(
+            range(0, len(masks), batch_size),
+            desc="occlusion",
+            leave=False,
+            disable=not progress,
+        ):
             m = masks[i : i + batch_size].unsqueeze(1)
             occluded = x * (1 - m) + baseline * m
             drops.append(probs[0, c] - model(occluded).softmax(1)[:, c])
         drops = torch.cat(drops)
         heat = torch.einsum("p,phw->hw", drops, masks) / masks.sum(0)
-    finally:
-        model.train(was_training)
     return heat.float().cpu().numpy()
 
 
@@ -300,7 +347,9 @@ def overlay(image, cam, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
             "the same (cropped) image, e.g. overlay(crop_image(img), gradcam(model, preprocess_image(img)))"
         )
     if not np.isfinite(cam).all() or cam.min() < 0 or cam.max() > 1:
-        raise ValueError("cam must hold finite values in [0, 1]; rescale it first (gradcam already does)")
+        raise ValueError(
+            "cam must hold finite values in [0, 1]; rescale it first (gradcam already does)"
+        )
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     if image.dtype == np.uint8:
@@ -311,7 +360,9 @@ def overlay(image, cam, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     return (1 - alpha) * image + alpha * heat
 
 
-def randomize_top_layers(model: nn.Module, n_layers: int, seed: int = 0) -> tuple[nn.Module, list[str]]:
+def randomize_top_layers(
+    model: nn.Module, n_layers: int, seed: int = 0
+) -> tuple[nn.Module, list[str]]:
     """Cascading model randomisation (Adebayo et al., 2018) of the top ``n_layers`` layers.
 
     Returns a deep copy of ``model`` (the original is untouched) in which the last
@@ -323,9 +374,15 @@ def randomize_top_layers(model: nn.Module, n_layers: int, seed: int = 0) -> tupl
     If a saliency map barely changes once the layers that produced the prediction are
     random, the map does not depend on what the model learned: it fails the sanity check.
     """
-    layers = [(n, m) for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
+    layers = [
+        (n, m)
+        for n, m in model.named_modules()
+        if any(True for _ in m.parameters(recurse=False))
+    ]
     if not 0 <= n_layers <= len(layers):
-        raise ValueError(f"n_layers must be between 0 and {len(layers)} (the layers with weights), got {n_layers}")
+        raise ValueError(
+            f"n_layers must be between 0 and {len(layers)} (the layers with weights), got {n_layers}"
+        )
     clone = copy.deepcopy(model)
     modules = dict(clone.named_modules())
     names = [n for n, _ in layers[::-1][:n_layers]]
@@ -334,7 +391,9 @@ def randomize_top_layers(model: nn.Module, n_layers: int, seed: int = 0) -> tupl
         for name in names:
             module = modules[name]
             if not hasattr(module, "reset_parameters"):
-                raise ValueError(f"layer {name!r} ({type(module).__name__}) has no reset_parameters() to re-initialise it")
+                raise ValueError(
+                    f"layer {name!r} ({type(module).__name__}) has no reset_parameters() to re-initialise it"
+                )
             module.reset_parameters()
     return clone, names
 

@@ -16,13 +16,20 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
+
+from trustworthy_lib._validation import (
+    InputTypeError,
+    NotFittedError,
+    check_features,
+    check_same_length,
+)
 
 __all__ = ["model_complexity", "accuracy_complexity_table"]
 
@@ -51,14 +58,16 @@ def model_complexity(model) -> int:
     """
     est = _final_estimator(model)
     if not isinstance(est, (LogisticRegression, DecisionTreeClassifier, MLPClassifier)):
-        raise ValueError(
+        raise InputTypeError(
             f"model_complexity knows LogisticRegression, DecisionTreeClassifier and MLPClassifier "
             f"(alone or at the end of a Pipeline), not {type(est).__name__}"
         )
     try:
         check_is_fitted(est)
-    except NotFittedError:
-        raise ValueError(f"this {type(est).__name__} is not fitted yet; call .fit(X, y) first") from None
+    except SklearnNotFittedError:
+        raise NotFittedError(
+            f"this {type(est).__name__} is not fitted yet; call .fit(X, y) first"
+        ) from None
     if isinstance(est, LogisticRegression):
         return int(est.coef_.size + est.intercept_.size)
     if isinstance(est, DecisionTreeClassifier):
@@ -70,23 +79,25 @@ def model_complexity(model) -> int:
 
 
 def _check_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
+    X = check_features(X, f"X_{name}")
     y = np.asarray(y)
-    if X.ndim != 2:
-        raise ValueError(f"X_{name} must be a 2-D table (samples x features), got shape {X.shape}")
-    if len(X) == 0:
-        raise ValueError(f"X_{name} is empty")
-    if np.isnan(X).any():
-        raise ValueError(f"X_{name} contains NaN; impute or drop missing values before fitting")
-    if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(f"y_{name} must be 1-D with one label per row of X_{name}: got {y.shape} for {len(X)} rows")
+    if y.ndim != 1:
+        raise ValueError(
+            f"y_{name} must be 1-D, one label per row of X_{name}; got {y.shape}"
+        )
+    check_same_length(**{f"X_{name}": X, f"y_{name}": y})
     classes = np.unique(y)
     if classes.size != 2:
-        raise ValueError(f"y_{name} must hold two classes for AUROC; it has {classes.size}: {classes[:5].tolist()}")
+        raise ValueError(
+            f"y_{name} must hold two classes for AUROC; it has {classes.size}: "
+            f"{classes[:5].tolist()}"
+        )
     return X, y
 
 
-def accuracy_complexity_table(models: Mapping[str, object], X_train, y_train, X_test, y_test) -> pd.DataFrame:
+def accuracy_complexity_table(
+    models: Mapping[str, object], X_train, y_train, X_test, y_test
+) -> pd.DataFrame:
     """Fit each (unfitted) binary classifier and report its complexity and its scores.
 
     Parameters
@@ -105,13 +116,20 @@ def accuracy_complexity_table(models: Mapping[str, object], X_train, y_train, X_
         0.5 threshold) and ``fit_seconds``. AUROC uses ``predict_proba`` of the larger label.
     """
     if not models:
-        raise ValueError("models is empty; pass a dict such as {'logistic regression': LogisticRegression()}")
+        raise ValueError(
+            "models is empty; pass a dict such as {'logistic regression': LogisticRegression()}"
+        )
     X_train, y_train = _check_xy(X_train, y_train, "train")
     X_test, y_test = _check_xy(X_test, y_test, "test")
     if X_train.shape[1] != X_test.shape[1]:
-        raise ValueError(f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}")
+        raise ValueError(
+            f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}"
+        )
     rows = {}
-    for name, model in models.items():  # a loop over a handful of models, not over samples
+    for (
+        name,
+        model,
+    ) in models.items():  # a loop over a handful of models, not over samples
         fitted = clone(model)
         start = time.perf_counter()
         fitted.fit(X_train, y_train)
@@ -120,7 +138,9 @@ def accuracy_complexity_table(models: Mapping[str, object], X_train, y_train, X_
             "complexity": model_complexity(fitted),
             "train_auroc": roc_auc_score(y_train, fitted.predict_proba(X_train)[:, 1]),
             "test_auroc": roc_auc_score(y_test, fitted.predict_proba(X_test)[:, 1]),
-            "test_balanced_accuracy": balanced_accuracy_score(y_test, fitted.predict(X_test)),
+            "test_balanced_accuracy": balanced_accuracy_score(
+                y_test, fitted.predict(X_test)
+            ),
             "fit_seconds": seconds,
         }
     table = pd.DataFrame.from_dict(rows, orient="index")

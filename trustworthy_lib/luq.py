@@ -37,6 +37,28 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+__all__ = [
+    "INPUT_KEY",
+    "TARGET_KEY",
+    "dict_loader",
+    "DictDataModule",
+    "DictDataset",
+    "fit_quietly",
+    "HalfMSE",
+    "luq_deep_ensemble",
+    "luq_train_or_load",
+    "member_as_sequential",
+    "predict_dict",
+    "quiet_lightning",
+    "quiet_trainer",
+    "regression_report",
+    "SoftplusLogVariance",
+    "test_quietly",
+    "timed_predict",
+    "train_luq",
+]
+
+
 INPUT_KEY = "input"
 TARGET_KEY = "target"
 
@@ -383,7 +405,13 @@ def luq_train_or_load(
         return info
 
     module, info = train_or_load(
-        name, config, build, train_and_record, directory=directory, device=device
+        name,
+        config,
+        build,
+        train_and_record,
+        directory=directory,
+        device=device,
+        code=(train,),
     )
     for attr, value in info.get("attributes", {}).items():
         if isinstance(value, dict) and "tensor" in value:

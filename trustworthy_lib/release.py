@@ -26,29 +26,42 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from trustworthy_lib._cache import atomic_path, sha256_file, write_text_atomic
 from trustworthy_lib.models import SmallCNN
+
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAMES",
+    "HubSmallCNN",
+    "load_model",
+    "load_weights",
+    "push_to_hub_if_token",
+    "save_model",
+]
+
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAMES = {"safetensors": "model.safetensors", "pt": "model.pt"}
-_SUFFIX_FORMAT = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".bin": "pt"}
-
-
-def _sha256(path: Path) -> str:
-    from trustworthy_lib.data import sha256
-
-    return sha256(path)
+_SUFFIX_FORMAT = {
+    ".safetensors": "safetensors",
+    ".pt": "pt",
+    ".pth": "pt",
+    ".bin": "pt",
+}
 
 
 def _check_json_config(config) -> dict:
     if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict of the arguments that rebuild the model, got {type(config).__name__}")
+        raise ValueError(
+            f"config must be a dict of the arguments that rebuild the model, got {type(config).__name__}"
+        )
     try:
         json.dumps(config)
     except (TypeError, ValueError) as err:
@@ -59,7 +72,13 @@ def _check_json_config(config) -> dict:
     return config
 
 
-def save_model(model: nn.Module, directory: str | Path, config: dict, *, format: str = "safetensors") -> Path:
+def save_model(
+    model: nn.Module,
+    directory: str | Path,
+    config: dict,
+    *,
+    format: str = "safetensors",
+) -> Path:
     """Save ``model``'s weights and the JSON ``config`` that rebuilds it into ``directory``.
 
     Writes ``config.json`` and ``model.safetensors`` (``format="safetensors"``, the default)
@@ -72,7 +91,9 @@ def save_model(model: nn.Module, directory: str | Path, config: dict, *, format:
     Raises ValueError when ``config`` is not a JSON-serialisable dict or ``format`` is unknown.
     """
     if format not in WEIGHTS_NAMES:
-        raise ValueError(f"unknown format {format!r}; use 'safetensors' (recommended) or 'pt'")
+        raise ValueError(
+            f"unknown format {format!r}; use 'safetensors' (recommended) or 'pt'"
+        )
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     config = _check_json_config(config)
@@ -80,20 +101,23 @@ def save_model(model: nn.Module, directory: str | Path, config: dict, *, format:
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     weights = directory / WEIGHTS_NAMES[format]
-    if format == "safetensors":
-        from safetensors.torch import save_file
+    with atomic_path(weights) as tmp:
+        if format == "safetensors":
+            from safetensors.torch import save_file
 
-        save_file(state, str(weights), metadata={"format": "pt"})
-    else:
-        torch.save(state, weights)
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        else:
+            torch.save(state, tmp)
     record = {
         "config": config,
         "weights": weights.name,
         "format": format,
-        "sha256": _sha256(weights),
+        "sha256": sha256_file(weights),
         "torch": torch.__version__.split("+")[0],
     }
-    (directory / CONFIG_NAME).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(
+        directory / CONFIG_NAME, json.dumps(record, indent=2, sort_keys=True) + "\n"
+    )
     return weights
 
 
@@ -119,8 +143,12 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
         return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path.name} does not hold a state_dict (a dict of tensors); got {type(state).__name__}")
+    if not isinstance(state, dict) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise ValueError(
+            f"{path.name} does not hold a state_dict (a dict of tensors); got {type(state).__name__}"
+        )
     return state
 
 
@@ -140,15 +168,38 @@ def load_model(
     directory = Path(directory)
     record_path = directory / CONFIG_NAME
     if not record_path.is_file():
-        raise FileNotFoundError(f"{record_path} is missing; save the model with save_model() first")
+        raise FileNotFoundError(
+            f"{record_path} is missing; save the model with save_model() first"
+        )
     record = json.loads(record_path.read_text())
     missing = [k for k in ("config", "weights", "sha256") if k not in record]
     if missing:
-        raise ValueError(f"{record_path} lacks {missing}; it was not written by save_model()")
-    weights = directory / record["weights"]
+        raise ValueError(
+            f"{record_path} lacks {missing}; it was not written by save_model()"
+        )
+    name = record["weights"]
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or Path(name).name != name
+        or "\\" in name
+        or name == CONFIG_NAME
+    ):
+        raise ValueError(
+            f"{record_path} names the weights file {name!r}, which is not a plain file name "
+            "in that folder; a config.json may only point at a file next to it. Do not load "
+            "this model: re-save it with save_model()"
+        )
+    weights = directory / name
+    if weights.is_symlink():
+        raise ValueError(
+            f"{weights} is a symbolic link; the weights must be a plain file in {directory}"
+        )
     if not weights.is_file():
-        raise FileNotFoundError(f"{record_path} names the weights file {weights.name}, which is missing")
-    digest = _sha256(weights)
+        raise FileNotFoundError(
+            f"{record_path} names the weights file {weights.name}, which is missing"
+        )
+    digest = sha256_file(weights)
     if digest != record["sha256"]:
         raise ValueError(
             f"{weights.name} has SHA-256 {digest}, but config.json expects {record['sha256']}: "
@@ -179,18 +230,22 @@ class HubSmallCNN(
     """
 
     @classmethod
-    def from_small_cnn(cls, model: SmallCNN) -> "HubSmallCNN":
+    def from_small_cnn(cls, model: SmallCNN) -> HubSmallCNN:
         """Copy a trained :class:`SmallCNN` (same sizes, same weights) into a HubSmallCNN on the CPU."""
         if not isinstance(model, SmallCNN):
             raise ValueError(f"expected a SmallCNN, got {type(model).__name__}")
         hidden = model.head[1].in_features
         dropout = model.fc[0].p
         hub = cls(num_classes=model.num_classes, dropout=dropout, hidden=hidden)
-        hub.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()}, strict=True)
+        hub.load_state_dict(
+            {k: v.detach().cpu() for k, v in model.state_dict().items()}, strict=True
+        )
         return hub.eval()
 
 
-def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, private: bool = True, **kwargs):
+def push_to_hub_if_token(
+    model, repo_id: str, *, token: str | None = None, private: bool = True, **kwargs
+):
     """Upload ``model`` to the Hugging Face Hub as ``repo_id`` -- only when a token is set.
 
     The token is ``token`` or the environment variable ``HF_TOKEN``. Without one, or with
@@ -201,23 +256,34 @@ def push_to_hub_if_token(model, repo_id: str, *, token: str | None = None, priva
     private by default: make one public on purpose, after reading its model card.
     """
     if not isinstance(repo_id, str) or "/" not in repo_id.strip("/"):
-        raise ValueError(f"repo_id must look like 'your-username/model-name', got {repo_id!r}")
+        raise ValueError(
+            f"repo_id must look like 'your-username/model-name', got {repo_id!r}"
+        )
     if not hasattr(model, "push_to_hub"):
         raise ValueError(
             f"{type(model).__name__} has no push_to_hub(); wrap it first, e.g. HubSmallCNN.from_small_cnn(model)"
         )
     if repo_id.startswith("your-username/"):
-        print(f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your user name.")
+        print(
+            f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your user name."
+        )
         print("Nothing was uploaded.")
         return None
     token = token or os.environ.get("HF_TOKEN") or None
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    ):
         print(f"Skipping push_to_hub({repo_id!r}): HF_HUB_OFFLINE is set.")
         print("Nothing was uploaded.")
         return None
     if not token:
         print(f"Skipping push_to_hub({repo_id!r}): no Hugging Face token found.")
         print("Nothing was uploaded. To upload, create a write token at")
-        print("https://huggingface.co/settings/tokens and set the environment variable HF_TOKEN.")
+        print(
+            "https://huggingface.co/settings/tokens and set the environment variable HF_TOKEN."
+        )
         return None
     return model.push_to_hub(repo_id, token=token, private=private, **kwargs)

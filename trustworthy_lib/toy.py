@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = [
+    "CLUSTER_CENTRES",
+    "ring",
+    "three_clusters",
+]
+
+
 CLUSTER_CENTRES = np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
 
 

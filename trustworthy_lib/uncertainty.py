@@ -21,13 +21,40 @@ Functions on tensors (losses, decompositions) are separate from those that run a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from trustworthy_lib._validation import (
+    PROB_TOL,
+    InputTypeError,
+    check_finite,
+    check_positive_int,
+)
+from trustworthy_lib.utils import eval_mode
+
+__all__ = [
+    "clamped_exp",
+    "dirichlet_entropy_decomposition",
+    "dirichlet_probs",
+    "dirichlet_vacuity",
+    "dropout_active",
+    "ensemble_predict",
+    "entropy_decomposition",
+    "evidential_loss",
+    "EvidentialCriterion",
+    "gaussian_nll",
+    "maxnorm_loss",
+    "mc_dropout_predict",
+    "mc_dropout_samples",
+    "mc_dropout_tau",
+    "variance_decomposition",
+]
+
 
 _REDUCTIONS = ("mean", "sum", "none", None)
 
@@ -37,13 +64,9 @@ _REDUCTIONS = ("mean", "sum", "none", None)
 
 
 def _as_float_array(x, name: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float64)
+    x = check_finite(x, name)
     if x.size == 0:
         raise ValueError(f"{name} is empty")
-    if np.isnan(x).any():
-        raise ValueError(f"{name} contains NaN values")
     return x
 
 
@@ -55,7 +78,7 @@ def _check_prob_samples(prob_samples) -> np.ndarray:
             "For a single model add a sample axis with probs[None]"
         )
     sums = p.sum(axis=-1)
-    if (p < 0).any() or np.abs(sums - 1).max() > 1e-3:
+    if (p < 0).any() or np.abs(sums - 1).max() > PROB_TOL:
         raise ValueError(
             "the last axis of prob_samples must hold probabilities that sum to 1 "
             f"(row sums range from {sums.min():.3g} to {sums.max():.3g}); if these are logits, apply a softmax "
@@ -66,7 +89,9 @@ def _check_prob_samples(prob_samples) -> np.ndarray:
 
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of 'mean', 'sum' or 'none', got {reduction!r}")
+        raise ValueError(
+            f"reduction must be one of 'mean', 'sum' or 'none', got {reduction!r}"
+        )
 
 
 def _reduce(x: torch.Tensor, reduction) -> torch.Tensor:
@@ -79,9 +104,13 @@ def _reduce(x: torch.Tensor, reduction) -> torch.Tensor:
 
 def _check_evidence_targets(evidence, targets) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(evidence, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise ValueError("evidence and targets must be torch tensors (the losses are differentiated)")
+        raise ValueError(
+            "evidence and targets must be torch tensors (the losses are differentiated)"
+        )
     if evidence.dim() != 2:
-        raise ValueError(f"evidence must have shape (N, C), got {tuple(evidence.shape)}")
+        raise ValueError(
+            f"evidence must have shape (N, C), got {tuple(evidence.shape)}"
+        )
     n, c = evidence.shape
     if n == 0:
         raise ValueError("evidence is empty")
@@ -96,16 +125,22 @@ def _check_evidence_targets(evidence, targets) -> tuple[torch.Tensor, torch.Tens
         if len(targets) != n:
             raise ValueError(f"evidence has {n} rows but targets has {len(targets)}")
         if targets.is_floating_point():
-            raise ValueError("1-D targets must be integer class indices; pass probabilities as an (N, C) tensor")
+            raise ValueError(
+                "1-D targets must be integer class indices; pass probabilities as an (N, C) tensor"
+            )
         if ((targets < 0) | (targets >= c)).any():
             raise ValueError(f"targets contain a class index outside 0..{c - 1}")
         onehot = nn.functional.one_hot(targets.long(), num_classes=c).to(evidence.dtype)
     elif targets.dim() == 2:
         if tuple(targets.shape) != (n, c):
-            raise ValueError(f"(N, C) targets must match evidence's shape {(n, c)}, got {tuple(targets.shape)}")
+            raise ValueError(
+                f"(N, C) targets must match evidence's shape {(n, c)}, got {tuple(targets.shape)}"
+            )
         onehot = targets.to(evidence.dtype)
     else:
-        raise ValueError(f"targets must be class indices (N,) or probabilities (N, C), got shape {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must be class indices (N,) or probabilities (N, C), got shape {tuple(targets.shape)}"
+        )
     return evidence, onehot
 
 
@@ -125,7 +160,12 @@ def clamped_exp(x: torch.Tensor, clamp: float = 10.0) -> torch.Tensor:
     return torch.exp(torch.clamp(x, -clamp, clamp))
 
 
-def evidential_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: float = 0.0, reduction="mean"):
+def evidential_loss(
+    evidence: torch.Tensor,
+    targets: torch.Tensor,
+    reg_factor: float = 0.0,
+    reduction="mean",
+):
     r"""Sensoy et al. (2018) evidential loss: Dirichlet expected squared error plus an annealed KL term.
 
     With :math:`\alpha = e + 1`, :math:`S = \sum_k \alpha_k` and :math:`\hat p = \alpha / S`
@@ -154,7 +194,9 @@ def evidential_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: f
     if reg_factor > 0:
         a = y + (1 - y) * alpha
         sa = a.sum(dim=1)
-        k = torch.tensor(float(evidence.shape[1]), dtype=evidence.dtype, device=evidence.device)
+        k = torch.tensor(
+            float(evidence.shape[1]), dtype=evidence.dtype, device=evidence.device
+        )
         kl = (
             torch.lgamma(sa)
             - torch.lgamma(k)
@@ -165,8 +207,13 @@ def evidential_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: f
     return _reduce(loss, reduction)
 
 
-def maxnorm_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: float = 0.0, p_norm: int = 4,
-                 reduction="mean"):
+def maxnorm_loss(
+    evidence: torch.Tensor,
+    targets: torch.Tensor,
+    reg_factor: float = 0.0,
+    p_norm: int = 4,
+    reduction="mean",
+):
     r"""Tsiligkaridis (2021) max-norm Dirichlet loss with its Fisher-information regulariser.
 
     The loss is the :math:`L_p` upper bound of the expected max-norm error
@@ -176,7 +223,8 @@ def maxnorm_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: floa
     .. math::
 
         F = \Bigl(\frac{\Gamma(S)}{\Gamma(S+p)}\Bigr)^{1/p}
-            \Bigl(\frac{\Gamma(\hat S+p)}{\Gamma(\hat S)} + \sum_{k\ne y}\frac{\Gamma(\alpha_k+p)}{\Gamma(\alpha_k)}\Bigr)^{1/p},
+            \Bigl(\frac{\Gamma(\hat S+p)}{\Gamma(\hat S)}
+            + \sum_{k\ne y}\frac{\Gamma(\alpha_k+p)}{\Gamma(\alpha_k)}\Bigr)^{1/p},
 
     computed in log space. ``reg_factor`` weights the information regulariser
     :math:`\tfrac12\sum_{k\ne y}(\alpha_k-1)^2\,[\psi_1(\alpha_k) - \psi_1(S)]`, which shrinks
@@ -193,12 +241,19 @@ def maxnorm_loss(evidence: torch.Tensor, targets: torch.Tensor, reg_factor: floa
     s = alpha.sum(dim=1)
     s_hat = (alpha * wrong).sum(dim=1)
     # log of each term inside the second bracket; the correct class contributes nothing (-inf)
-    term_k = torch.where(wrong, torch.lgamma(alpha + p) - torch.lgamma(alpha), torch.full_like(alpha, -math.inf))
+    term_k = torch.where(
+        wrong,
+        torch.lgamma(alpha + p) - torch.lgamma(alpha),
+        torch.full_like(alpha, -math.inf),
+    )
     term_0 = torch.lgamma(s_hat + p) - torch.lgamma(s_hat)
     log_bracket = torch.logsumexp(torch.cat([term_0[:, None], term_k], dim=1), dim=1)
     loss = torch.exp((torch.lgamma(s) - torch.lgamma(s + p) + log_bracket) / p)
     if reg_factor > 0:
-        fisher = 0.5 * (((alpha - 1) * wrong) ** 2 * (torch.polygamma(1, alpha) - torch.polygamma(1, s)[:, None])).sum(dim=1)
+        fisher = 0.5 * (
+            ((alpha - 1) * wrong) ** 2
+            * (torch.polygamma(1, alpha) - torch.polygamma(1, s)[:, None])
+        ).sum(dim=1)
         loss = loss + reg_factor * fisher
     return _reduce(loss, reduction)
 
@@ -214,15 +269,29 @@ class EvidentialCriterion:
     :func:`trustworthy_lib.models.train_classifier`; each optimisation step calls it once.
     """
 
-    def __init__(self, loss: str = "evidential", anneal_steps: int = 1000, max_reg: float = 1.0,
-                 clamp: float = 10.0, p_norm: int = 4):
+    def __init__(
+        self,
+        loss: str = "evidential",
+        anneal_steps: int = 1000,
+        max_reg: float = 1.0,
+        clamp: float = 10.0,
+        p_norm: int = 4,
+    ):
         if loss not in ("evidential", "maxnorm"):
             raise ValueError(f"loss must be 'evidential' or 'maxnorm', got {loss!r}")
         if not isinstance(anneal_steps, int) or anneal_steps < 1:
-            raise ValueError(f"anneal_steps must be a positive integer, got {anneal_steps!r}")
+            raise ValueError(
+                f"anneal_steps must be a positive integer, got {anneal_steps!r}"
+            )
         if max_reg < 0:
             raise ValueError(f"max_reg must be non-negative, got {max_reg}")
-        self.loss, self.anneal_steps, self.max_reg, self.clamp, self.p_norm = loss, anneal_steps, max_reg, clamp, p_norm
+        self.loss, self.anneal_steps, self.max_reg, self.clamp, self.p_norm = (
+            loss,
+            anneal_steps,
+            max_reg,
+            clamp,
+            p_norm,
+        )
         self.step = 0
 
     @property
@@ -240,7 +309,10 @@ class EvidentialCriterion:
 
 
 def dirichlet_probs(evidence) -> np.ndarray:
-    r"""Expected class probabilities of :math:`\mathrm{Dir}(e + 1)`: :math:`\hat p = \alpha / S` (Sensoy et al., eq. 2)."""
+    r"""Expected class probabilities of :math:`\mathrm{Dir}(e + 1)`.
+
+    :math:`\hat p = \alpha / S` (Sensoy et al., eq. 2).
+    """
     e = _check_evidence_array(evidence)
     alpha = e + 1
     return alpha / alpha.sum(axis=1, keepdims=True)
@@ -256,7 +328,9 @@ def dirichlet_vacuity(evidence) -> np.ndarray:
     return e.shape[1] / (e + 1).sum(axis=1)
 
 
-def dirichlet_entropy_decomposition(evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dirichlet_entropy_decomposition(
+    evidence,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Closed-form entropy decomposition of a Dirichlet prediction :math:`\mathrm{Dir}(\alpha)`, in nats.
 
     total :math:`= H(\hat p)` with :math:`\hat p = \alpha/S`; aleatoric
@@ -280,7 +354,9 @@ def _check_evidence_array(evidence) -> np.ndarray:
     if e.ndim != 2:
         raise ValueError(f"evidence must have shape (N, C), got {e.shape}")
     if (e < 0).any():
-        raise ValueError("evidence must be non-negative; use clamped_exp(logits) to get evidence from logits")
+        raise ValueError(
+            "evidence must be non-negative; use clamped_exp(logits) to get evidence from logits"
+        )
     return e
 
 
@@ -323,7 +399,9 @@ def entropy_decomposition(prob_samples) -> tuple[np.ndarray, np.ndarray, np.ndar
     return total, aleatoric, epistemic
 
 
-def variance_decomposition(means, variances) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def variance_decomposition(
+    means, variances
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Law of total variance for an ensemble or MC-dropout regression model.
 
     With member means :math:`\mu_s(x)` and member (aleatoric) variances :math:`\sigma_s^2(x)`,
@@ -355,17 +433,30 @@ def variance_decomposition(means, variances) -> tuple[np.ndarray, np.ndarray, np
         raise ValueError(f"means must have shape (S, N) or (S, N, D), got {mu.shape}")
     var = _as_float_array(variances, "variances")
     if (var < 0).any():
-        raise ValueError("variances must be non-negative; if your network outputs log-variances, exponentiate them")
+        raise ValueError(
+            "variances must be non-negative; if your network outputs log-variances, exponentiate them"
+        )
     try:
         var = np.broadcast_to(var, mu.shape)
     except ValueError:
-        raise ValueError(f"variances of shape {var.shape} do not broadcast to the means' shape {mu.shape}") from None
+        raise ValueError(
+            f"variances of shape {var.shape} do not broadcast to the means' shape {mu.shape}"
+        ) from None
     return mu.mean(axis=0), var.mean(axis=0), mu.var(axis=0)
 
 
-def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *, full: bool = False,
-                 eps: float = 1e-6, reduction="mean") -> torch.Tensor:
-    r"""Gaussian negative log-likelihood with a predicted variance (Nix and Weigend, 1994; Kendall and Gal, 2017, eq. 5).
+def gaussian_nll(
+    mean: torch.Tensor,
+    target: torch.Tensor,
+    var: torch.Tensor,
+    *,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction="mean",
+) -> torch.Tensor:
+    r"""Gaussian negative log-likelihood with a predicted variance.
+
+    Nix and Weigend (1994); Kendall and Gal (2017), eq. 5.
 
     .. math::
 
@@ -380,23 +471,47 @@ def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
     _check_reduction(reduction)
     for name, t in (("mean", mean), ("target", target), ("var", var)):
         if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name} must be a torch tensor")
-        if torch.isnan(t).any():
-            raise ValueError(f"{name} contains NaN values")
+            raise InputTypeError(
+                f"{name} must be a torch tensor, got {type(t).__name__}"
+            )
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
     if mean.shape != target.shape:
-        raise ValueError(f"mean has shape {tuple(mean.shape)} but target has {tuple(target.shape)}; they must match")
+        raise ValueError(
+            f"mean has shape {tuple(mean.shape)} but target has {tuple(target.shape)}; "
+            "they must match"
+        )
     if mean.numel() == 0:
         raise ValueError("mean is empty")
+    # torch's rule: var has mean's shape, or mean's shape without its last dimension,
+    # or mean's shape with last dimension 1 (one variance shared by that row)
+    if not (
+        var.shape == mean.shape
+        or var.shape == mean.shape[:-1]
+        or (
+            var.shape[:-1] == mean.shape[:-1]
+            and var.dim() == mean.dim()
+            and var.shape[-1] == 1
+        )
+    ):
+        raise ValueError(
+            f"var has shape {tuple(var.shape)} but mean has {tuple(mean.shape)}; var must "
+            "have the shape of mean (one variance per prediction). A (N, 1) variance with "
+            "a (N,) mean would broadcast to an (N, N) loss: use var.squeeze(-1)"
+        )
     if (var < 0).any():
-        raise ValueError("var must be non-negative; predict it with softplus or exp of a raw output")
-    var = var.clamp(min=eps)
-    loss = 0.5 * (torch.log(var) + (mean - target) ** 2 / var)
-    if full:
-        loss = loss + 0.5 * math.log(2 * math.pi)
-    return _reduce(loss, reduction)
+        raise ValueError(
+            "var must be non-negative; predict it with softplus or exp of a raw output"
+        )
+    torch_reduction = "none" if reduction is None else reduction
+    return nn.functional.gaussian_nll_loss(
+        mean, target, var, full=full, eps=eps, reduction=torch_reduction
+    )
 
 
-def mc_dropout_tau(length_scale: float, dropout: float, n_train: int, weight_decay: float) -> float:
+def mc_dropout_tau(
+    length_scale: float, dropout: float, n_train: int, weight_decay: float
+) -> float:
     r"""Model precision :math:`\tau` of MC dropout (Gal and Ghahramani, 2016, sec. 4 and appendix).
 
     .. math::
@@ -433,15 +548,10 @@ def dropout_active(model: nn.Module):
     Batch-norm and every other layer stay in evaluation mode (running statistics are used
     and not updated). On exit each submodule gets back exactly the mode it had before.
     """
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
+    with eval_mode(model):
         for m in _dropout_modules(model):
             m.train()
         yield model
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
 
 
 def _as_input(x) -> torch.Tensor:
@@ -455,15 +565,16 @@ def _as_input(x) -> torch.Tensor:
     return x
 
 
-def _check_n_samples(n_samples) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    return int(n_samples)
-
-
 @torch.no_grad()
-def mc_dropout_samples(model: nn.Module, x, n_samples: int, *, trunk: nn.Module | None = None,
-                       seed: int | None = None, batch_size: int = 2048) -> np.ndarray:
+def mc_dropout_samples(
+    model: nn.Module,
+    x,
+    n_samples: int,
+    *,
+    trunk: nn.Module | None = None,
+    seed: int | None = None,
+    batch_size: int = 2048,
+) -> np.ndarray:
     """Return the raw outputs of ``n_samples`` stochastic forward passes, shape (S, N, ...).
 
     Only the dropout layers sample (see :func:`dropout_active`); the model's modes are
@@ -472,37 +583,53 @@ def mc_dropout_samples(model: nn.Module, x, n_samples: int, *, trunk: nn.Module 
     cheaper when all dropout sits after a deterministic convolutional trunk. ``seed`` makes
     the dropout masks reproducible without touching the global random state.
     """
-    n_samples = _check_n_samples(n_samples)
+    n_samples = check_positive_int(n_samples, "n_samples")
     if not _dropout_modules(model):
         raise ValueError(
             f"{type(model).__name__} has no dropout layers, so every MC-dropout sample would be identical; "
             "add nn.Dropout to the model (or pass the head that contains it)"
         )
     if trunk is not None and _dropout_modules(trunk):
-        raise ValueError("trunk contains dropout layers; its output would be frozen. Pass only deterministic layers as trunk")
+        raise ValueError(
+            "trunk contains dropout layers; its output would be frozen. Pass only deterministic layers as trunk"
+        )
     x = _as_input(x)
     device = next(model.parameters()).device
     if trunk is not None:
-        trunk_mode = {m: m.training for m in trunk.modules()}
-        trunk.eval()
-        try:
-            x = torch.cat([trunk(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
-        finally:
-            for m, mode in trunk_mode.items():
-                m.training = mode
+        with eval_mode(trunk):
+            x = torch.cat(
+                [
+                    trunk(x[i : i + batch_size].to(device)).cpu()
+                    for i in range(0, len(x), batch_size)
+                ]
+            )
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
             torch.manual_seed(seed)
         with dropout_active(model):
-            out = torch.stack([
-                torch.cat([model(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
-                for _ in range(n_samples)
-            ])
+            out = torch.stack(
+                [
+                    torch.cat(
+                        [
+                            model(x[i : i + batch_size].to(device)).float().cpu()
+                            for i in range(0, len(x), batch_size)
+                        ]
+                    )
+                    for _ in range(n_samples)
+                ]
+            )
     return out.numpy()
 
 
-def mc_dropout_predict(model: nn.Module, x, n_samples: int, *, trunk: nn.Module | None = None,
-                       seed: int | None = None, batch_size: int = 2048) -> np.ndarray:
+def mc_dropout_predict(
+    model: nn.Module,
+    x,
+    n_samples: int,
+    *,
+    trunk: nn.Module | None = None,
+    seed: int | None = None,
+    batch_size: int = 2048,
+) -> np.ndarray:
     """MC dropout for a classifier (Gal and Ghahramani, 2016): softmax of S stochastic passes.
 
     Keeps dropout sampling at test time and everything else (batch norm included) in
@@ -511,13 +638,19 @@ def mc_dropout_predict(model: nn.Module, x, n_samples: int, *, trunk: nn.Module 
     Average over axis 0 for the predictive distribution, or pass the result to
     :func:`entropy_decomposition`. See :func:`mc_dropout_samples` for ``trunk`` and ``seed``.
     """
-    logits = mc_dropout_samples(model, x, n_samples, trunk=trunk, seed=seed, batch_size=batch_size)
+    logits = mc_dropout_samples(
+        model, x, n_samples, trunk=trunk, seed=seed, batch_size=batch_size
+    )
     if logits.ndim != 3:
-        raise ValueError(f"the model must output (N, C) logits, got per-sample outputs of shape {logits.shape[1:]}")
+        raise ValueError(
+            f"the model must output (N, C) logits, got per-sample outputs of shape {logits.shape[1:]}"
+        )
     return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
 
 
-def ensemble_predict(models: Sequence[nn.Module], x, batch_size: int = 2048) -> np.ndarray:
+def ensemble_predict(
+    models: Sequence[nn.Module], x, batch_size: int = 2048
+) -> np.ndarray:
     """Deep ensemble (Lakshminarayanan et al., 2017): softmax of each member's logits, shape (M, N, C).
 
     Each member runs in evaluation mode (its mode is restored afterwards). Average over
@@ -532,9 +665,13 @@ def ensemble_predict(models: Sequence[nn.Module], x, batch_size: int = 2048) -> 
     logits = [predict_logits(m, x, batch_size=batch_size) for m in models]
     shapes = {lg.shape for lg in logits}
     if len(shapes) != 1:
-        raise ValueError(f"ensemble members disagree on the output shape: {sorted(shapes)}; they must share the classes")
+        raise ValueError(
+            f"ensemble members disagree on the output shape: {sorted(shapes)}; they must share the classes"
+        )
     if logits[0].ndim != 2:
-        raise ValueError(f"members must output (N, C) logits, got shape {logits[0].shape}")
+        raise ValueError(
+            f"members must output (N, C) logits, got shape {logits[0].shape}"
+        )
     return torch.softmax(torch.from_numpy(np.stack(logits)), dim=-1).numpy()
 
 

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
 
-def get_device(prefer: str | None = None) -> "torch.device":
+__all__ = [
+    "SEED_VARIABLE",
+    "chapter_seed",
+    "eval_mode",
+    "get_device",
+    "seed_everything",
+]
+
+
+def get_device(prefer: str | None = None) -> torch.device:
     """Return the device to compute on: CUDA when available, otherwise the CPU.
 
     Parameters
@@ -83,3 +97,20 @@ def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generato
         torch.backends.cudnn.benchmark = False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return np.random.default_rng(seed)
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Inside this ``with`` block ``model`` is in evaluation mode; on exit every submodule
+    gets back exactly the mode it had (a model with some layers in training mode stays so).
+
+    >>> with eval_mode(model):  # doctest: +SKIP
+    ...     logits = model(x)
+    """
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes.items():
+            m.training = mode

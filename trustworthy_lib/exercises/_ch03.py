@@ -46,7 +46,9 @@ register(
             "compute its true positive rate: the share of its actual high spenders that "
             "the model selects."
         ),
-        solve=lambda y_true, y_pred, protected: _tpr(y_true, y_pred, protected, UNPRIVILEGED),
+        solve=lambda y_true, y_pred, protected: _tpr(
+            y_true, y_pred, protected, UNPRIVILEGED
+        ),
         hint=(
             "TPR = TP / (TP + FN): count the group's people with label 1, and the share "
             "of them with decision 1."
@@ -60,7 +62,9 @@ register(
                 "(high spender, selected) is the positive class here.",
             ),
             Mistake(
-                lambda y_true, y_pred, protected: _tpr(y_true, y_pred, protected, PRIVILEGED),
+                lambda y_true, y_pred, protected: _tpr(
+                    y_true, y_pred, protected, PRIVILEGED
+                ),
                 "That is the TPR of the other group. Black or Hispanic people have "
                 "not_blhisp == 0.",
             ),
@@ -102,13 +106,17 @@ register(
                 "== 0) by privileged (not_blhisp == 1).",
             ),
             Mistake(
-                lambda y_pred, protected: _disparate_impact(y_pred, protected, selected=0),
+                lambda y_pred, protected: _disparate_impact(
+                    y_pred, protected, selected=0
+                ),
                 "That ratio counts the people who were *not* selected. The favourable "
                 "decision is 1.",
             ),
             Mistake(
-                lambda y_pred, protected: _selection_rate(y_pred, protected, UNPRIVILEGED)
-                - _selection_rate(y_pred, protected, PRIVILEGED),
+                lambda y_pred, protected: (
+                    _selection_rate(y_pred, protected, UNPRIVILEGED)
+                    - _selection_rate(y_pred, protected, PRIVILEGED)
+                ),
                 "That is the statistical parity difference. Disparate impact is a ratio.",
             ),
         ),
