@@ -114,7 +114,10 @@ def _matches(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
         if not np.all(np.isfinite(a)):
             return False
         return bool(np.allclose(a, e, rtol=rtol, atol=atol))
-    return bool(answer == expected)
+    try:
+        return bool(answer == expected)
+    except (TypeError, ValueError):  # e.g. None against an array: not a match
+        return False
 
 
 def check(exercise_id: str, answer: Any, **context: Any) -> bool:
