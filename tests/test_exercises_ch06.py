@@ -7,9 +7,13 @@ TEST = np.array([0.71, 0.75, 0.77, 0.80, 0.82, 0.81, 0.80])  # best on test: lay
 
 
 def test_reference_answer_passes(capsys):
-    assert expected_answer("probe-layer-on-dev", dev_accuracy=DEV, test_accuracy=TEST) == 3
+    assert (
+        expected_answer("probe-layer-on-dev", dev_accuracy=DEV, test_accuracy=TEST) == 3
+    )
     assert check("probe-layer-on-dev", 3, dev_accuracy=DEV, test_accuracy=TEST)
-    assert check("probe-layer-on-dev", np.int64(3), dev_accuracy=DEV, test_accuracy=TEST)
+    assert check(
+        "probe-layer-on-dev", np.int64(3), dev_accuracy=DEV, test_accuracy=TEST
+    )
     assert "Correct" in capsys.readouterr().out
 
 

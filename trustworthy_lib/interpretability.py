@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["model_complexity", "accuracy_complexity_table", "paired_bootstrap_auroc"]
+__all__ = ["accuracy_complexity_table", "model_complexity", "paired_bootstrap_auroc"]
 
 
 def _final_estimator(model):
@@ -175,4 +175,4 @@ def paired_bootstrap_auroc(y_true, scores_a, scores_b, n_boot: int = 1000, seed:
     low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
     auc_a, auc_b = float(auroc(y, a)), float(auroc(y, b))
     return {"auroc_a": auc_a, "auroc_b": auc_b, "diff": auc_b - auc_a,
-            "ci_low": float(low), "ci_high": float(high), "n_boot_used": int(len(diffs))}
+            "ci_low": float(low), "ci_high": float(high), "n_boot_used": len(diffs)}

@@ -34,7 +34,7 @@ def _negative_class(y_true, y_pred, protected):
 
 
 def _selection_gap(y_true, y_pred, protected):
-    y, p, g = _arrays(y_true, y_pred, protected)
+    _, p, g = _arrays(y_true, y_pred, protected)
     return float(p[g == 0].mean() - p[g == 1].mean())
 
 
