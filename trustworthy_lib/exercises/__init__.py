@@ -118,7 +118,7 @@ def _matches(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
         return False
     try:
         return bool(answer == expected)
-    except ValueError:  # an array compared with something that is not one
+    except (TypeError, ValueError):  # e.g. an array against a string: no match
         return False
 
 
