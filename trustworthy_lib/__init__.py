@@ -29,9 +29,9 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``group_metrics``, ``group_metrics_by_threshold``, ``load_meps_panel19``,
   ``positive_probability``, ``quiet_import_warnings``, ``threshold_optimizer_rules``,
   ``to_binary_label_dataset``
-* :mod:`trustworthy_lib.interpretability` -- model complexity and the
-  accuracy-complexity table:
-  ``model_complexity``, ``accuracy_complexity_table``
+* :mod:`trustworthy_lib.interpretability` -- model complexity, the
+  accuracy-complexity table and a paired bootstrap of an AUROC difference:
+  ``model_complexity``, ``accuracy_complexity_table``, ``paired_bootstrap_auroc``
 * :mod:`trustworthy_lib.probes` -- hidden-state embeddings (cached), interventions and
   linear probes:
   ``cached_layer_embeddings``, ``control_task_labels``, ``embeddings_cache_dir``,
