@@ -67,7 +67,10 @@ SIMPLE_BOXES = {
 ROLE = re.compile(r"\{(?P<name>[a-z][\w:-]*)\}`(?P<content>[^`]*)`")
 CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
 LABEL = re.compile(r"^\((?P<label>[\w.:-]+)\)=\s*$")
-CODE_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+# a fence may open a list item ("2. ```python"); its body and close are indented
+CODE_FENCE = re.compile(
+    r"^(?P<indent>\s*(?:(?:\d+\.|[-*+])\s+)?)(?P<fence>`{3,}|~{3,})(?P<info>.*)$"
+)
 COLON_FENCE = re.compile(r"^(?P<fence>:{3,})\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*)$")
 OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*)$")
 
