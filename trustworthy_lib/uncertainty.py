@@ -565,6 +565,16 @@ def _as_input(x) -> torch.Tensor:
     return x
 
 
+def _in_batches(fn, x: torch.Tensor, batch_size: int, device) -> torch.Tensor:
+    """``fn`` applied to ``x`` in batches on ``device``, as one float CPU tensor."""
+    return torch.cat(
+        [
+            fn(x[i : i + batch_size].to(device)).float().cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+
+
 @torch.no_grad()
 def mc_dropout_samples(
     model: nn.Module,
@@ -597,26 +607,13 @@ def mc_dropout_samples(
     device = next(model.parameters()).device
     if trunk is not None:
         with eval_mode(trunk):
-            x = torch.cat(
-                [
-                    trunk(x[i : i + batch_size].to(device)).cpu()
-                    for i in range(0, len(x), batch_size)
-                ]
-            )
+            x = _in_batches(trunk, x, batch_size, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
             torch.manual_seed(seed)
         with dropout_active(model):
             out = torch.stack(
-                [
-                    torch.cat(
-                        [
-                            model(x[i : i + batch_size].to(device)).float().cpu()
-                            for i in range(0, len(x), batch_size)
-                        ]
-                    )
-                    for _ in range(n_samples)
-                ]
+                [_in_batches(model, x, batch_size, device) for _ in range(n_samples)]
             )
     return out.numpy()
 
