@@ -285,8 +285,66 @@ def test_bootstrap_interval_groups_keep_their_sizes():
     assert set(sizes[:-1]) == {70.0}
     with pytest.raises(ValueError, match="same number of rows"):
         bootstrap_interval(np.mean, np.ones(3), np.ones(4))
-    with pytest.raises(ValueError, match="level"):
-        bootstrap_interval(np.mean, np.ones(3), level=95)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_interval(np.mean, np.ones(3), confidence=95)
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_interval(np.mean, np.ones(3), n_boot=0)
+
+
+def test_bootstrap_interval_of_a_constant_is_degenerate():
+    from trustworthy_lib.calibration import bootstrap_interval
+
+    x = np.full(25, 3.5)
+    assert bootstrap_interval(np.mean, x, n_boot=100) == (3.5, 3.5, 3.5)
+    batched = bootstrap_interval(lambda v: v.mean(axis=-1), x, n_boot=100, batched=True)
+    assert batched == (3.5, 3.5, 3.5)
+
+
+def test_bootstrap_interval_batched_equals_the_loop():
+    from trustworthy_lib.calibration import bootstrap_interval
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    groups = np.r_[np.zeros(20), np.ones(30)]
+    for g in (None, groups):
+        loop = bootstrap_interval(
+            lambda a, b: np.mean(a - b), x, y, n_boot=300, seed=2, groups=g
+        )
+        batch = bootstrap_interval(
+            lambda a, b: np.mean(a - b, axis=-1),
+            x,
+            y,
+            n_boot=300,
+            seed=2,
+            groups=g,
+            batched=True,
+        )
+        assert batch == pytest.approx(loop, rel=1e-12)
+    # replicate b uses the rows of the shared index matrix
+    from trustworthy_lib._bootstrap import percentile_interval, resample_indices
+
+    idx = resample_indices(50, 300, 2)
+    low, high, _ = percentile_interval(x[idx].mean(axis=1), 0.9)
+    assert bootstrap_interval(np.mean, x, n_boot=300, seed=2, confidence=0.9)[
+        1:
+    ] == pytest.approx((low, high))
+    with pytest.raises(ValueError, match="one value per replicate"):
+        bootstrap_interval(lambda a: a, x, n_boot=10, batched=True)
+
+
+def test_bootstrap_interval_leaves_out_undefined_resamples():
+    from trustworthy_lib.calibration import bootstrap_interval
+
+    # the statistic is undefined when a resample draws no positive
+    y = np.r_[1.0, np.zeros(4)]
+    values = np.arange(5.0)
+
+    def mean_of_positives(v, label):
+        return v[label == 1].mean() if (label == 1).any() else np.nan
+
+    with pytest.warns(RuntimeWarning, match=r"undefined \(NaN\) on \d+ of 200"):
+        est, lo, hi = bootstrap_interval(mean_of_positives, values, y, n_boot=200)
+    assert (est, lo, hi) == (0.0, 0.0, 0.0)
 
 
 def test_interval_word():

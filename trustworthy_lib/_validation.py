@@ -29,6 +29,7 @@ __all__ = [
     "as_1d",
     "check_binary",
     "check_class_labels",
+    "check_confidence",
     "check_features",
     "check_finite",
     "check_group_labels",
@@ -260,6 +261,21 @@ def check_positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive whole number, got {value}")
     return int(value)
+
+
+def check_confidence(value, name: str = "confidence") -> float:
+    """``value`` as a float strictly between 0 and 1: the coverage of an interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(
+            f"{name} must be a number between 0 and 1 (e.g. 0.95), got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError(
+            f"{name} must be between 0 and 1 (e.g. 0.95 for a 95 % interval), "
+            f"got {value!r}"
+        )
+    return float(value)
 
 
 def check_group_labels(x, name: str = "protected") -> np.ndarray:

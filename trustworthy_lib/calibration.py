@@ -14,15 +14,18 @@ Networks", ICML). Conventions, stated once for the whole module:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from trustworthy_lib._bootstrap import percentile_interval, resample_indices
 from trustworthy_lib._validation import (
     PROB_TOL,
     NotFittedError,
     check_class_labels,
+    check_confidence,
     check_logits_tensor,
     check_positive_int,
     to_numpy,
@@ -323,9 +326,10 @@ def bootstrap_interval(
     statistic,
     *arrays,
     n_boot: int = 1000,
-    level: float = 0.95,
+    confidence: float = 0.95,
     seed: int = 0,
     groups=None,
+    batched: bool = False,
 ) -> tuple[float, float, float]:
     """Percentile bootstrap interval of ``statistic(*arrays)``, resampling rows.
 
@@ -333,9 +337,35 @@ def bootstrap_interval(
     methods' predictions on the same inputs (a difference of scores) is a paired
     bootstrap. With ``groups`` (one label per row), rows are resampled within each group
     and every group keeps its size: use it for an AUROC, so that each resample keeps the
-    number of ID and OOD inputs. Returns ``(estimate, low, high)``: the statistic on the
-    data and the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles over ``n_boot``
-    resamples.
+    number of ID and OOD inputs.
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(*arrays)`` returns one number. With ``batched=True`` it receives
+        arrays with a leading replicate axis, ``(m, n, ...)``, and returns ``m``
+        numbers; all replicates are then computed without a Python loop (in chunks of
+        replicates, to bound memory).
+    *arrays : array-like
+        One or more arrays with the same number of rows ``n``.
+    n_boot : int, default 1000
+        Number of resamples.
+    confidence : float, default 0.95
+        Coverage of the interval, strictly between 0 and 1.
+    seed : int, default 0
+        Seed of the resampling.
+    groups : array-like of shape (n,), optional
+        Group labels for a stratified bootstrap.
+    batched : bool, default False
+        Whether ``statistic`` takes a batch of replicates (see above).
+
+    Returns
+    -------
+    (estimate, low, high)
+        The statistic on the data and the ``(1 - confidence) / 2`` and
+        ``(1 + confidence) / 2`` quantiles over the resamples. Resamples where the
+        statistic is NaN (undefined) are left out, with a ``RuntimeWarning`` that
+        counts them.
     """
     if not arrays:
         raise ValueError("pass at least one array to resample")
@@ -346,30 +376,38 @@ def bootstrap_interval(
             f"the arrays must be non-empty and have the same number of rows, "
             f"got {[len(a) for a in arrays]}"
         )
-    if (
-        isinstance(n_boot, bool)
-        or not isinstance(n_boot, (int, np.integer))
-        or n_boot < 1
-    ):
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        members = [np.arange(n)]
-    else:
-        g = to_numpy(groups)
-        if len(g) != n:
+    n_boot = check_positive_int(n_boot, "n_boot")
+    confidence = check_confidence(confidence)
+    idx = resample_indices(n, n_boot, seed, groups)
+    if batched:
+        row_size = sum(int(np.prod(a.shape[1:])) for a in arrays) * n
+        chunk = max(1, 2**24 // max(row_size, 1))  # about 128 MB of float64 per chunk
+        parts = [
+            np.asarray(statistic(*(a[idx[i : i + chunk]] for a in arrays)), float)
+            for i in range(0, n_boot, chunk)  # a loop over chunks, not replicates
+        ]
+        stats = np.concatenate([p.reshape(-1) for p in parts])
+        if stats.shape != (n_boot,):
             raise ValueError(
-                f"groups has {len(g)} entries but the arrays have {n} rows"
+                f"with batched=True, statistic must return one value per replicate "
+                f"(got {stats.size} values for {n_boot} replicates); reduce over every "
+                "axis but the first, or pass batched=False"
             )
-        members = [np.flatnonzero(g == v) for v in np.unique(g)]
-    stats = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = np.concatenate([rng.choice(m, len(m)) for m in members])
-        stats[b] = statistic(*(a[idx] for a in arrays))
-    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
-    return float(statistic(*arrays)), float(low), float(high)
+        estimate = float(np.asarray(statistic(*(a[None] for a in arrays))).ravel()[0])
+    else:
+        stats = np.array(
+            [statistic(*(a[i] for a in arrays)) for i in idx], dtype=np.float64
+        )
+        estimate = float(statistic(*arrays))
+    low, high, undefined = percentile_interval(stats, confidence)
+    if undefined:
+        warnings.warn(
+            f"the statistic is undefined (NaN) on {undefined} of {n_boot} resamples; "
+            "they are left out of the interval",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return estimate, low, high
 
 
 def interval_word(

@@ -44,11 +44,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trustworthy_lib._bootstrap import percentile_interval, resample_indices
 from trustworthy_lib._validation import (
     InputTypeError,
     NotFittedError,
     as_1d,
     check_binary,
+    check_confidence,
     check_finite,
     check_group_labels,
     check_positive_int,
@@ -411,10 +413,7 @@ def bootstrap_group_metrics(
     columns follow :data:`METRIC_NAMES`.
     """
     n_boot = check_positive_int(n_boot, "n_boot")
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
-        )
+    confidence = check_confidence(confidence)
     _check_undefined(undefined)
     preds = dict(y_pred) if isinstance(y_pred, Mapping) else {"model": y_pred}
     if not preds:
@@ -436,9 +435,8 @@ def bootstrap_group_metrics(
         name: group_metrics(y_true, p, group, 1, undefined) for name, p in preds.items()
     }
 
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    idx = resample_indices(n, n_boot, seed)
     offsets = 8 * np.arange(n_boot)[:, None]
-    alpha = 1.0 - float(confidence)
     rows, replicates = [], {}
     for name, p in preds.items():  # a loop over models, not replicates
         cell = 4 * group + 2 * y_true + p
@@ -448,12 +446,7 @@ def bootstrap_group_metrics(
         m = _metrics_from_counts(counts)
         reps = np.column_stack([m[k] for k in METRIC_NAMES])
         replicates[name] = reps
-        bad = np.isnan(reps).sum(axis=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", RuntimeWarning
-            )  # all-NaN column: NaN bounds
-            lo, hi = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+        lo, hi, bad = percentile_interval(reps, confidence)
         for j, k in enumerate(METRIC_NAMES):
             rows.append((name, k, estimates[name][k], lo[j], hi[j], int(bad[j])))
     columns = ["model", "metric", "estimate", "ci_low", "ci_high", "undefined"]
@@ -904,10 +897,7 @@ def paired_bootstrap_difference(
                 f"{sorted(replicates)}. Pass bootstrap_group_metrics a mapping "
                 "{name: predictions} that names both"
             )
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
-        )
+    confidence = check_confidence(confidence)
     metrics = (
         list(METRIC_NAMES)
         if metrics is None
@@ -928,20 +918,15 @@ def paired_bootstrap_difference(
             "bootstrap_group_metrics call"
         )
     estimate = boot.set_index(["model", "metric"])["estimate"]
-    alpha = 1.0 - float(confidence)
     rows = {}
     for m in metrics:
         j = METRIC_NAMES.index(m)
-        diff = a[:, j] - b[:, j]
-        ok = ~np.isnan(diff)
-        low, high = (np.nan, np.nan)
-        if ok.any():
-            low, high = np.quantile(diff[ok], [alpha / 2, 1 - alpha / 2])
+        low, high, undefined = percentile_interval(a[:, j] - b[:, j], confidence)
         rows[m] = {
             "difference": float(estimate[(model, m)] - estimate[(reference, m)]),
-            "ci_low": float(low),
-            "ci_high": float(high),
-            "undefined": int((~ok).sum()),
+            "ci_low": low,
+            "ci_high": high,
+            "undefined": undefined,
         }
     out = pd.DataFrame(rows).T
     out["undefined"] = out["undefined"].astype(int)

@@ -24,10 +24,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
+from trustworthy_lib._bootstrap import percentile_interval, resample_indices
 from trustworthy_lib._validation import (
     InputTypeError,
     NotFittedError,
+    check_confidence,
     check_features,
+    check_positive_int,
     check_same_length,
 )
 
@@ -182,12 +185,8 @@ def paired_bootstrap_auroc(
         raise ValueError("y_true must hold both labels 0 and 1 (1 = positive)")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("the scores contain NaN or infinite values")
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}"
-        )
+    n_boot = check_positive_int(n_boot, "n_boot")
+    confidence = check_confidence(confidence)
 
     def auroc(labels, scores):  # rows are replicates
         ranks = rankdata(scores, axis=-1)
@@ -198,11 +197,9 @@ def paired_bootstrap_auroc(
                 n_pos * n_neg
             )
 
-    idx = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
-    diffs = auroc(y[idx], b[idx]) - auroc(y[idx], a[idx])
-    diffs = diffs[np.isfinite(diffs)]
-    alpha = 1 - confidence
-    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+    idx = resample_indices(len(y), n_boot, seed)
+    diffs = auroc(y[idx], b[idx]) - auroc(y[idx], a[idx])  # NaN: a one-class draw
+    low, high, undefined = percentile_interval(diffs, confidence)
     auc_a, auc_b = float(auroc(y, a)), float(auroc(y, b))
     return {
         "auroc_a": auc_a,
@@ -210,5 +207,5 @@ def paired_bootstrap_auroc(
         "diff": auc_b - auc_a,
         "ci_low": float(low),
         "ci_high": float(high),
-        "n_boot_used": len(diffs),
+        "n_boot_used": n_boot - undefined,
     }

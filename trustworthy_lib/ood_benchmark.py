@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trustworthy_lib._bootstrap import percentile_interval, resample_indices
+
 __all__ = [
     "FAR_OOD_CLASSES",
     "ID_CLASSES",
@@ -200,7 +202,7 @@ def _weighted_auroc(id_s, ood_s, w_id, w_ood) -> np.ndarray:
 
 def _resample_counts(rng, n: int, n_boot: int) -> np.ndarray:
     """How often each of n items is drawn in each of n_boot resamples of size n."""
-    idx = rng.integers(0, n, size=(n_boot, n))
+    idx = resample_indices(n, n_boot, rng)
     offsets = np.arange(n_boot)[:, None] * n
     return np.bincount((idx + offsets).ravel(), minlength=n_boot * n).reshape(n_boot, n)
 
@@ -232,8 +234,7 @@ def bootstrap_auroc(
     ones = _weighted_auroc(
         id_s, ood_s, np.ones((1, len(id_s))), np.ones((1, len(ood_s)))
     )
-    tail = (1 - level) / 2
-    low, high = np.quantile(boot, [tail, 1 - tail])
+    low, high, _ = percentile_interval(boot, level)
     return {"auroc": float(ones[0]), "low": float(low), "high": float(high)}
 
 
@@ -269,8 +270,7 @@ def auroc_difference(
         _weighted_auroc(id_a, ood_a, one_id, one_ood)[0]
         - _weighted_auroc(id_b, ood_b, one_id, one_ood)[0]
     )
-    tail = (1 - level) / 2
-    low, high = (float(v) for v in np.quantile(boot, [tail, 1 - tail]))
+    low, high, _ = percentile_interval(boot, level)
     if low > 0:
         verdict = "higher"
     elif high < 0:
