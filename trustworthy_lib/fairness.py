@@ -462,8 +462,9 @@ def chouldechova_fpr(base_rate, ppv, fnr):
 
     .. math:: FPR = \frac{p}{1-p}\,\frac{1-PPV}{PPV}\,(1 - FNR).
 
-    So if two groups have equal PPV (predictive parity, the binary form of calibration) and
-    equal FNR but different :math:`p`, their FPRs *must* differ. Inputs broadcast; they
+    So if two groups have equal PPV (predictive parity: equal precision, which is not
+    the same as calibration within groups) and equal FNR but different :math:`p`, their
+    FPRs *must* differ. Inputs broadcast; they
     must satisfy :math:`0 < p < 1`, :math:`0 < PPV \le 1` and :math:`0 \le FNR \le 1`.
     Returns a float for scalar inputs, a Series (with the index of the first Series input)
     when any input is a pandas Series, and an array otherwise.

@@ -340,9 +340,12 @@ def predictive_parity_difference(
 ) -> float:
     """Predictive parity difference: :math:`PPV_U - PPV_P`, the gap in precision.
 
-    Predictive parity (Chouldechova 2017) asks that a positive prediction be right equally
-    often in each group. It is the thresholded form of calibration within groups.
-    Undefined if a group has no positive predictions.
+    Predictive parity (Chouldechova 2017) asks that a positive prediction be right
+    equally often in each group: equal precision (PPV). It is not a form of calibration.
+    A score calibrated within groups (a score ``s`` means the outcome has probability
+    ``s`` in every group) can still give unequal PPV at a threshold when the groups'
+    score distributions differ above the threshold; chapter 03 shows this on the COMPAS
+    risk scores. Undefined if a group has no positive predictions.
     """
     name = "predictive_parity_difference"
     return _metric(name, y_true, y_pred, protected, privileged, undefined)
