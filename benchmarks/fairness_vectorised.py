@@ -33,7 +33,7 @@ def best_of(fn, repeat=3):
 
 
 def mismatch(a, b) -> float:
-    """Largest |a - b|; infinite if a NaN in one stands against a number in the other."""
+    """Largest |a - b|; infinite where one holds NaN and the other a number."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or (np.isnan(a) != np.isnan(b)).any():
         return float("inf")

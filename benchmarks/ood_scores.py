@@ -1,24 +1,27 @@
-"""Benchmark: trustworthy_lib's Mahalanobis detector against the lesson's loop and pytorch-ood.
+"""Benchmark: trustworthy_lib's Mahalanobis detector against the lesson's loop and
+pytorch-ood.
 
 Run it from the repository root:
 
     .venv/bin/python benchmarks/ood_scores.py [--n 10000] [--dim 128] [--repeats 5]
 
-On synthetic features shaped like the workbook's (10,000 x 128, two ID classes, ReLU-like
-non-negative values) it times, side by side in one process, fitting on one set of
-features and scoring another:
+On synthetic features shaped like the workbook's (10,000 x 128, two ID classes,
+ReLU-like non-negative values) it times, side by side in one process, fitting on one set
+of features and scoring another:
 
 1. the lesson's single-Gaussian Mahalanobis: sklearn's LedoitWolf to fit, then
-   ``np.linalg.inv`` and a Python loop over samples to score (``compute_mahalanobis_distance``
-   in the lesson), against ``Mahalanobis(class_conditional=False, covariance="ledoit-wolf")``.
-   The scores must be equal; the target is a speed-up of at least 50x for the scoring
-   (the loop), and the fit + score speed-up is printed too. It also times one bare
-   (N, D) @ (D, D) product: every exact scorer needs at least those N * D^2 multiply-adds,
-   so the loop's time over that floor bounds the speed-up any implementation can reach.
+   ``np.linalg.inv`` and a Python loop over samples to score
+   (``compute_mahalanobis_distance`` in the lesson), against
+   ``Mahalanobis(class_conditional=False, covariance="ledoit-wolf")``. The scores must
+   be equal; the target is a speed-up of at least 50x for the scoring (the loop), and
+   the fit + score speed-up is printed too. It also times one bare (N, D) @ (D, D)
+   product: every exact scorer needs at least those N * D^2 multiply-adds, so the loop's
+   time over that floor bounds the speed-up any implementation can reach.
 2. pytorch-ood 0.4.0's class-conditional ``Mahalanobis`` (``fit_features`` /
-   ``predict_features``, tied covariance) against ``Mahalanobis(covariance="empirical")``,
-   the same model. Their scores are ``ours**2 / (2 N)`` (see the class docstring), so the
-   rankings agree; the target is at most 1.5x pytorch-ood's time.
+   ``predict_features``, tied covariance) against
+   ``Mahalanobis(covariance="empirical")``, the same model. Their scores are
+   ``ours**2 / (2 N)`` (see the class docstring), so the rankings agree; the target is
+   at most 1.5x pytorch-ood's time.
 
 Each timing is the median of ``--repeats`` runs; the runs of the contenders are
 interleaved so that a change in machine load hits both alike. It prints the ratios and
@@ -40,14 +43,14 @@ from trustworthy_lib.ood import Mahalanobis
 
 
 def lesson_fit(train: np.ndarray):
-    """The lesson's fit: the mean and sklearn's Ledoit-Wolf covariance of the ID features."""
+    """The lesson's fit: mean and sklearn's Ledoit-Wolf covariance of ID features."""
     return np.mean(train, axis=0), LedoitWolf().fit(train).covariance_
 
 
 def lesson_scores(
     features: np.ndarray, mean: np.ndarray, covariance: np.ndarray
 ) -> np.ndarray:
-    """The lesson's ``compute_mahalanobis_distance``: a Python loop, one sample at a time."""
+    """The lesson's ``compute_mahalanobis_distance``: a loop, one sample at a time."""
     inv_covariance = np.linalg.inv(covariance)
     distances = []
     for x in features:
@@ -85,7 +88,7 @@ def timed(fn, *args):
 
 
 def make_features(n: int, dim: int, seed: int):
-    """Two classes of non-negative, correlated features, plus a shifted 'OOD' test half."""
+    """Two classes of non-negative, correlated features; a shifted 'OOD' test half."""
     rng = np.random.default_rng(seed)
     mix = rng.normal(size=(dim, dim)) / np.sqrt(dim)
     labels = (np.arange(n) % 2).astype(np.int64)
@@ -115,8 +118,9 @@ def main(argv=None) -> int:
         "--threads",
         type=int,
         default=1,
-        help="torch and BLAS threads for every contender (default 1: the lesson's loop is single-threaded, "
-        "and on a shared, busy CPU extra threads make timings erratic)",
+        help="torch and BLAS threads for every contender (default 1: the lesson's "
+        "loop is single-threaded, and on a shared, busy CPU extra threads make "
+        "timings erratic)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -130,7 +134,8 @@ def run(args) -> int:
 
     train, labels, test = make_features(args.n, args.dim, args.seed)
     print(
-        f"features: fit on {train.shape}, score {test.shape}, float32; torch threads: {torch.get_num_threads()}"
+        f"features: fit on {train.shape}, score {test.shape}, float32; torch threads: "
+        f"{torch.get_num_threads()}"
     )
     ok = True
 
@@ -141,7 +146,8 @@ def run(args) -> int:
         pytorch_ood_tied(train, labels, test),
     )
 
-    # 1. the lesson's loop, timed once (it is the slow one), against the median of our runs
+    # 1. the lesson's loop, timed once (it is the slow one), against the median of our
+    # runs
     t_lesson_fit, (mean, covariance) = timed(lesson_fit, train)
     t_loop, loop_scores = timed(lesson_scores, test, mean, covariance)
     fit_times, score_times = [], []
@@ -155,15 +161,17 @@ def run(args) -> int:
     ok &= bool(same)
     max_rel = float(np.max(np.abs(single_scores - loop_scores) / np.abs(loop_scores)))
     print(
-        "\n1) single-Gaussian Mahalanobis with a Ledoit-Wolf covariance, as in the lesson"
+        "\n1) single-Gaussian Mahalanobis with a Ledoit-Wolf covariance, as in the "
+        "lesson"
     )
     print("                                     fit        score   fit + score")
     print(
-        f"   lesson (sklearn + loop)   {t_lesson_fit * 1e3:9.1f} ms {t_loop * 1e3:9.1f} ms "
-        f"{(t_lesson_fit + t_loop) * 1e3:9.1f} ms"
+        f"   lesson (sklearn + loop)   {t_lesson_fit * 1e3:9.1f} ms "
+        f"{t_loop * 1e3:9.1f} ms {(t_lesson_fit + t_loop) * 1e3:9.1f} ms"
     )
     print(
-        f"   trustworthy_lib           {t_fit * 1e3:9.1f} ms {t_score * 1e3:9.1f} ms {(t_fit + t_score) * 1e3:9.1f} ms"
+        f"   trustworthy_lib           {t_fit * 1e3:9.1f} ms {t_score * 1e3:9.1f} ms "
+        f"{(t_fit + t_score) * 1e3:9.1f} ms"
     )
     print(f"   same scores: {same} (max relative difference {max_rel:.1e})")
     print(
@@ -171,7 +179,8 @@ def run(args) -> int:
         f"{t_loop / t_score:.0f}x  (target >= 50x)"
     )
     print(
-        f"   speed-up of fit + score: {(t_lesson_fit + t_loop) / (t_fit + t_score):.0f}x"
+        "   speed-up of fit + score: "
+        f"{(t_lesson_fit + t_loop) / (t_fit + t_score):.0f}x"
     )
     # The floor: any exact Mahalanobis scorer does at least N * D^2 multiply-adds, one
     # (N, D) @ (D, D) product. Time that product alone to see how close to it both come.
@@ -180,11 +189,13 @@ def run(args) -> int:
         timed(torch.matmul, x_t, w_t)[0] for _ in range(args.repeats)
     )
     print(
-        f"   floor, one ({args.n} x {args.dim}) @ ({args.dim} x {args.dim}) product alone: {floor * 1e3:.1f} ms; "
-        f"trustworthy_lib scores in {t_score / floor:.1f}x the floor, the loop in {t_loop / floor:.0f}x"
+        f"   floor, one ({args.n} x {args.dim}) @ ({args.dim} x {args.dim}) product "
+        f"alone: {floor * 1e3:.1f} ms; trustworthy_lib scores in "
+        f"{t_score / floor:.1f}x the floor, the loop in {t_loop / floor:.0f}x"
     )
     print(
-        f"   so no exact scorer can be more than {t_loop / floor:.0f}x faster than the loop on this machine"
+        f"   so no exact scorer can be more than {t_loop / floor:.0f}x faster than the "
+        "loop on this machine"
     )
 
     # 2. pytorch-ood, class-conditional with a tied covariance
@@ -201,13 +212,16 @@ def run(args) -> int:
     corr = float(np.corrcoef(rescaled, their_scores)[0, 1])
     print("\n2) class-conditional Mahalanobis, tied empirical covariance (fit + score)")
     print(
-        f"   pytorch-ood 0.4.0             {t_theirs * 1e3:9.1f} ms  (median of {args.repeats})"
+        f"   pytorch-ood 0.4.0             {t_theirs * 1e3:9.1f} ms  (median of "
+        f"{args.repeats})"
     )
     print(
-        f"   trustworthy_lib Mahalanobis   {t_ours * 1e3:9.1f} ms  (median of {args.repeats})"
+        f"   trustworthy_lib Mahalanobis   {t_ours * 1e3:9.1f} ms  (median of "
+        f"{args.repeats})"
     )
     print(
-        f"   same scores (ours**2 / 2N vs theirs, float32 tolerance): {same} (correlation {corr:.6f})"
+        f"   same scores (ours**2 / 2N vs theirs, float32 tolerance): {same} "
+        f"(correlation {corr:.6f})"
     )
     print(f"   time ratio ours / pytorch-ood: {t_ours / t_theirs:.2f}  (target <= 1.5)")
 

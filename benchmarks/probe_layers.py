@@ -2,18 +2,19 @@
 
 Run it from the repository root:
 
-    .venv/bin/python benchmarks/probe_layers.py [--n 1000] [--batch-size 32] [--repeats 3]
+    .venv/bin/python benchmarks/probe_layers.py [--n 1000] [--batch-size 32] [--repeats
+    3]
 
-On ``--n`` Rotten Tomatoes reviews from ``data/`` and the offline MiniLM-L6 (6 layers plus
-the embedding layer), it times, side by side in one process:
+On ``--n`` Rotten Tomatoes reviews from ``data/`` and the offline MiniLM-L6 (6 layers
+plus the embedding layer), it times, side by side in one process:
 
 1. ``layer_embeddings``: one forward pass per batch with ``output_hidden_states=True``,
    all 7 hidden states mean-pooled at once;
 2. the lesson's way, ``single_layer_embeddings`` called once per layer: 7 full passes.
 
-The two results must be identical (``np.array_equal``), else it exits non-zero. It prints
-the ratio of the times; it should be about the number of hidden states (7), and the
-target is at least 5x. Each timing is the median of ``--repeats`` runs, the two
+The two results must be identical (``np.array_equal``), else it exits non-zero. It
+prints the ratio of the times; it should be about the number of hidden states (7), and
+the target is at least 5x. Each timing is the median of ``--repeats`` runs, the two
 contenders interleaved so that a change in machine load hits both alike.
 """
 
@@ -47,8 +48,8 @@ def main() -> int:
     texts = load_movie_reviews().sample(args.n, random_state=0)["text"].tolist()
     n_states = model.config.num_hidden_layers + 1
     print(
-        f"MiniLM-L6 on {len(texts)} reviews, batch size {args.batch_size}, {n_states} hidden states, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"MiniLM-L6 on {len(texts)} reviews, batch size {args.batch_size}, {n_states} "
+        f"hidden states, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
 
     def one_pass():
@@ -93,11 +94,12 @@ def main() -> int:
     print(f"embeddings shape {fast.shape}; identical: {identical}")
     for name, ts in times.items():
         print(
-            f"  {name:<30} median {statistics.median(ts):7.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ts)})"
+            f"  {name:<30} median {statistics.median(ts):7.2f} s  (runs: "
+            f"{', '.join(f'{t:.2f}' for t in ts)})"
         )
     print(
-        f"ratio (per layer / one pass): {ratio:.1f}x  (about {n_states} expected; target >= {TARGET:g}x: "
-        f"{'met' if ratio >= TARGET else 'NOT met'})"
+        f"ratio (per layer / one pass): {ratio:.1f}x  (about {n_states} expected; "
+        f"target >= {TARGET:g}x: {'met' if ratio >= TARGET else 'NOT met'})"
     )
     if not identical:
         print(

@@ -3,8 +3,8 @@
 Usage: ``python -m scripts.book_counts``
 
 For every chapter: its challenges, discussions (``Discussion:`` boxes), self-check
-exercises (registered in ``trustworthy_lib.exercises`` for that chapter), the longest code
-cell (lines) and the longest code line (characters). Then the totals.
+exercises (registered in ``trustworthy_lib.exercises`` for that chapter), the longest
+code cell (lines) and the longest code line (characters). Then the totals.
 """
 
 from __future__ import annotations

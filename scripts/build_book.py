@@ -2,12 +2,13 @@
 
 Usage: ``python scripts/build_book.py`` (``make book`` runs it with the project's venv).
 
-* Runs ``jupyter-book build . -W --keep-going``: any cell error or Sphinx warning fails the build.
-* Chapters execute through jupyter-cache (``_build/.jupyter_cache``), so a rebuild after a
-  prose-only change re-executes nothing.
+* Runs ``jupyter-book build . -W --keep-going``: any cell error or Sphinx warning fails
+  the build.
+* Chapters execute through jupyter-cache (``_build/.jupyter_cache``), so a rebuild after
+  a prose-only change re-executes nothing.
 * Points every page's Binder and Colab buttons at ``<page>.ipynb`` on the ``notebooks``
-  branch, which the Pages workflow (``.github/workflows/pages.yml``) writes: Colab cannot
-  open a MyST ``.md`` file, and the ``.ipynb`` there carries a Colab set-up cell.
+  branch, which the Pages workflow (``.github/workflows/pages.yml``) writes: Colab
+  cannot open a MyST ``.md`` file, and the ``.ipynb`` there carries a Colab set-up cell.
 * Prints each chapter's execution time (from the cache records) and the total wall time,
   and writes them to ``_build/build_times.tsv``.
 """
@@ -37,9 +38,12 @@ _COLAB = re.compile(
 def point_launch_buttons_at_notebooks(
     html_dir: Path, branch: str = NOTEBOOK_BRANCH
 ) -> int:
-    """Rewrite Binder/Colab links from ``<branch of the book>/<page>.md`` to ``<branch>/<page>.ipynb``.
+    """Point Binder/Colab links at ``<branch>/<page>.ipynb`` instead of the ``.md``.
 
-    Returns the number of pages changed. Idempotent: links already rewritten are left alone.
+    The links the book writes have the form ``<branch of the book>/<page>.md``.
+
+    Returns the number of pages changed. Idempotent: links already rewritten are left
+    alone.
     """
     changed = 0
     for page in html_dir.rglob("*.html"):
@@ -96,7 +100,8 @@ def main() -> int:
     rows = execution_times()
     width = max([len(p) for p, _ in rows] + [10])
     print(
-        "\nChapter execution times (jupyter-cache records; cached chapters were not re-run):"
+        "\nChapter execution times (jupyter-cache records; cached chapters were not "
+        "re-run):"
     )
     for page, seconds in rows:
         print(f"  {page:<{width}}  {seconds:7.1f} s")
@@ -109,7 +114,8 @@ def main() -> int:
     )
     if result.returncode != 0:
         print(
-            f"\njupyter-book build failed (exit {result.returncode}); see the messages above.",
+            f"\njupyter-book build failed (exit {result.returncode}); see the "
+            "messages above.",
             file=sys.stderr,
         )
     return result.returncode

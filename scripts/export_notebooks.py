@@ -61,7 +61,8 @@ PY_ROLES = {"func", "meth", "mod", "class", "attr", "obj", "data", "exc"}
 CITE_ROLES = {"cite", "cite:p", "cite:ps", "cite:t", "cite:ts"}
 SIMPLE_BOXES = {
     "note": "Note", "tip": "Tip", "warning": "Warning", "important": "Important",
-    "seealso": "See also", "hint": "Hint", "caution": "Caution", "attention": "Attention",
+    "seealso": "See also", "hint": "Hint", "caution": "Caution",
+    "attention": "Attention",
 }  # fmt: skip
 
 ROLE = re.compile(r"\{(?P<name>[a-z][\w:-]*)\}`(?P<content>[^`]*)`")
@@ -157,8 +158,8 @@ def read_glue(root: Path, page: Path) -> dict[str, dict]:
         )
     if page.stat().st_mtime > executed.stat().st_mtime:
         raise ExportError(
-            f"{rel}.md was changed after the last build ({executed.relative_to(root)} is "
-            "older), so its glued values may be out of date. Run `make book` again, "
+            f"{rel}.md was changed after the last build ({executed.relative_to(root)} "
+            "is older), so its glued values may be out of date. Run `make book` again, "
             "then export."
         )
     values: dict[str, dict] = {}
@@ -510,7 +511,7 @@ def colab_cell(
     packages: list[str],
     colab_dir: str = COLAB_DIR,
 ) -> nbformat.NotebookNode:
-    """The first cell of every exported notebook: installs the workbook on Colab only."""
+    """The first cell of every exported notebook: it installs the workbook on Colab."""
     quoted = " ".join(json.dumps(p) + "," for p in packages)
     names = textwrap.wrap(quoted, 80, break_on_hyphens=False, break_long_words=False)
     listed = "".join(f"    {line}\n" for line in names)

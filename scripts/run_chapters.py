@@ -44,7 +44,7 @@ def execute_chapter(
     cache: Path | None = None,
     timeout: int = 900,
 ) -> float:
-    """Execute the page at ``path`` from a fresh kernel; return its wall time in seconds.
+    """Execute the page at ``path`` in a fresh kernel; return its wall time in seconds.
 
     ``seed`` sets ``TRUSTWORTHY_SEED`` and ``cache`` sets ``TRUSTWORTHY_CACHE`` for the
     kernel only (``None`` keeps the environment's value). A cell error raises

@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SOURCE_PATTERNS = (
-    "_config.yml", "_toc.yml", "references.bib", "*.md", "chapters/**/*", "_static/**/*",
+    "_config.yml", "_toc.yml", "references.bib", "*.md", "chapters/**/*",
+    "_static/**/*",
 )  # fmt: skip
 NOT_PAGES = ("_static", "_sources", "_images", "mathjax", "_downloads")
 

@@ -61,7 +61,7 @@ def _fail_listing(offenders: list[str], what: str) -> None:
 
 
 def test_the_checks_find_offenders(tmp_path):
-    """Known answers on a tiny chapter: each check finds exactly the planted offender."""
+    """Known answers on a tiny chapter: each check finds just the planted offender."""
     long = "x = " + "1 + " * 30 + "1"
     body = "\n".join(f"y{i} = {i}" for i in range(31))
     page = tmp_path / "99-planted.md"

@@ -1,4 +1,4 @@
-"""Tests for trustworthy_lib.contrastive: the SupCon/SimCLR loss, augmentations and the trainer."""
+"""Tests for trustworthy_lib.contrastive: SupCon/SimCLR loss, augmentations, trainer."""
 
 import math
 
@@ -16,7 +16,7 @@ from trustworthy_lib.contrastive import (
 
 
 def reference_supcon(features, labels, temperature):
-    """Khosla et al.'s L_out, written anchor by anchor and positive by positive from the paper."""
+    """Khosla et al.'s L_out as in the paper: anchor by anchor, positive by positive."""
     n, v, _ = features.shape
     z = torch.nn.functional.normalize(features.reshape(n * v, -1).double(), dim=1)
     ids = (

@@ -1,14 +1,16 @@
-"""Tests of scripts/export_notebooks.py: the book's pages as notebooks for Jupyter and Colab.
+"""Tests of scripts/export_notebooks.py: the book's pages as notebooks for Jupyter and
+Colab.
 
 Two kinds of tests:
 
 * fast ones on a tiny book written into ``tmp_path`` (a chapter, a glossary, a BibTeX
-  file and the ``_build/jupyter_execute`` files a build would leave), which pin down each
-  conversion with a known answer;
+  file and the ``_build/jupyter_execute`` files a build would leave), which pin down
+  each conversion with a known answer;
 * ``site`` tests on the real book, which need a built site: they reuse the session's
-  build (the ``built_book`` fixture in conftest.py, shared with tests/test_site.py), export
-  every page, check that nothing raw is left, run two exported notebooks with nbclient in
-  a folder outside the repository, and run the Colab set-up cell in a simulated Colab.
+  build (the ``built_book`` fixture in conftest.py, shared with tests/test_site.py),
+  export every page, check that nothing raw is left, run two exported notebooks with
+  nbclient in a folder outside the repository, and run the Colab set-up cell in a
+  simulated Colab.
 """
 
 from __future__ import annotations
@@ -331,7 +333,7 @@ def test_every_notebook_page_is_exported_with_nothing_raw(exported):
 
 @pytest.mark.site
 def test_every_glued_text_in_a_chapter_shows_the_build_value(exported):
-    """Recompute each {glue:text} from the build's glue file; it must appear verbatim."""
+    """Recompute each {glue:text} from the build's glue file; it must appear as is."""
     from myst_nb.core.variables import format_plain_text
 
     checked = 0
@@ -372,7 +374,7 @@ def test_exported_chapter_runs_outside_the_repository(exported, tmp_path, stem):
 
 
 def test_colab_setup_cell_in_a_simulated_colab(tmp_path):
-    """google.colab is importable, the repository is a local clone, pip fetches nothing."""
+    """google.colab importable, the repository a local clone, pip fetching nothing."""
     origin = tmp_path / "origin"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q", str(origin)], check=True)

@@ -30,7 +30,7 @@ with quiet_import_warnings():
 
 
 def random_problem(seed, n=400, p_priv=0.6, privileged=1, unprivileged=0):
-    """Labels, predictions and a two-valued protected column with both labels in each group."""
+    """Labels, predictions and a two-valued protected column; both labels per group."""
     rng = np.random.default_rng(seed)
     protected = np.where(rng.random(n) < p_priv, privileged, unprivileged)
     y_true = (rng.random(n) < np.where(protected == privileged, 0.45, 0.3)).astype(int)
@@ -93,7 +93,8 @@ def test_group_metrics_equals_aif360(seed, n, p_priv, privileged, unprivileged):
 
 
 def test_group_metrics_known_values():
-    # unprivileged (a=0): y=[1,1,0,0], yhat=[1,0,1,0]; privileged (a=1): y=[1,0,0,0], yhat=[1,1,0,0]
+    # unprivileged (a=0): y=[1,1,0,0], yhat=[1,0,1,0]; privileged (a=1): y=[1,0,0,0],
+    # yhat=[1,1,0,0]
     y = [1, 1, 0, 0, 1, 0, 0, 0]
     yhat = [1, 0, 1, 0, 1, 1, 0, 0]
     a = [0, 0, 0, 0, 1, 1, 1, 1]
@@ -165,8 +166,8 @@ def test_group_metrics_no_positives_in_a_group_names_metric_and_reason():
     a = [0, 0, 0, 1, 1, 1]
     with pytest.raises(
         ValueError,
-        match=r"unprivileged group has no positive labels .*TP/P is 0/0, so equal_opportunity_difference "
-        r"and average_odds_difference are undefined",
+        match=r"unprivileged group has no positive labels .*TP/P is 0/0, so "
+        r"equal_opportunity_difference and average_odds_difference are undefined",
     ):
         group_metrics(y, yhat, a)
     m = group_metrics(y, yhat, a, undefined="nan")
@@ -595,7 +596,7 @@ VISITS = ["OBTOTV15", "OPTOTV15", "ERTOT15", "IPNGTD15", "HHTOTD15"]
 
 
 def synthetic_h181(n=60, seed=0) -> pd.DataFrame:
-    """A small table with the columns and codes AIF360's panel-19 preprocessing reads."""
+    """A small table with the columns and codes read by AIF360's panel-19 loader."""
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({
         "DUPERSID": np.arange(n) + 1000,
@@ -650,7 +651,7 @@ def check_panel19(ds, df):
 
 @pytest.fixture
 def no_meps_anywhere(tmp_path, monkeypatch):
-    """AIF360's raw-data folder and the workbook's data folder, both empty, in tmp_path."""
+    """Empty stand-ins, in tmp_path, for AIF360's raw-data and the workbook's data."""
     fake_module = tmp_path / "aif360" / "datasets" / "meps_dataset_panel19_fy2015.py"
     raw = tmp_path / "aif360" / "data" / "raw" / "meps"
     raw.mkdir(parents=True)
@@ -772,7 +773,8 @@ def test_paired_bootstrap_difference_bad_inputs():
 
 
 def test_positive_probability_normalises_group_values(fitted_optimizer):
-    # fitted on integer groups 0/1; the same groups given as strings must not become "no rule"
+    # fitted on integer groups 0/1; the same groups given as strings must not become "no
+    # rule"
     to, model, x, a = fitted_optimizer
     scores = model.predict_proba(x)[:, 1]
     as_int = positive_probability(to, scores, a)

@@ -50,7 +50,7 @@ def logits(rng):
 
 @pytest.fixture
 def float64_torch_default():
-    """pytorch-ood's Mahalanobis allocates its parameters in the default dtype; make it float64."""
+    """pytorch-ood's Mahalanobis uses the default dtype; make it float64."""
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     yield
@@ -184,8 +184,8 @@ def test_mahalanobis_matches_pytorch_ood(rng, float64_torch_default):
         .predict_features(torch.tensor(test))
         .numpy()
     )
-    # pytorch-ood: half the squared distance with an undivided scatter matrix (see docstring);
-    # its 1e-6 ridge on the scatter matrix is the only difference
+    # pytorch-ood: half the squared distance with an undivided scatter matrix (see
+    # docstring); its 1e-6 ridge on the scatter matrix is the only difference
     np.testing.assert_allclose(ours**2 / (2 * len(train)), theirs, rtol=1e-7)
 
 
@@ -234,12 +234,13 @@ def test_tied_ledoit_wolf_covariance_matches_sklearn(rng):
 
 
 def test_ledoit_wolf_keeps_dead_units_with_float32_features(rng):
-    """Shrinkage makes the covariance invertible; no direction may be dropped as 'round-off'.
+    """Shrinkage makes the covariance invertible; drop no direction as 'round-off'.
 
-    Dead ReLU units (always zero on the training data) get the tiny variance alpha * mu from
-    the shrinkage. With float32 features that variance can fall below float32 round-off of
-    the largest eigenvalue, but it was added exactly in float64, so the detector must keep
-    it, as the lesson's ``np.linalg.inv`` of the float64 Ledoit-Wolf covariance does.
+    Dead ReLU units (always zero on the training data) get the tiny variance alpha * mu
+    from the shrinkage. With float32 features that variance can fall below float32
+    round-off of the largest eigenvalue, but it was added exactly in float64, so the
+    detector must keep it, as the lesson's ``np.linalg.inv`` of the float64 Ledoit-Wolf
+    covariance does.
     """
     n, live, dead = 20000, 40, 8
     # live units share one strong factor (one large eigenvalue), as a CNN's features do
@@ -683,7 +684,7 @@ def test_fpr_at_tpr_agrees_with_pytorch_ood_and_roc_curve(tied_scores, tpr):
 
 @pytest.mark.parametrize("tpr", [0.95, 0.5, 0.8, 1.0])
 def test_fpr_at_tpr_with_id_positive_agrees_with_roc_curve(tied_scores, tpr):
-    """ID as the positive class: negate the scores and swap the labels, then read the ROC curve."""
+    """ID as the positive class: negate scores, swap labels, read the ROC curve."""
     s_id, s_ood = tied_scores
     ours = fpr_at_tpr(s_id, s_ood, tpr=tpr, positive="id")
     assert fpr_at_tpr(s_id, s_ood, tpr=tpr) == ours  # the default
@@ -695,12 +696,13 @@ def test_fpr_at_tpr_with_id_positive_agrees_with_roc_curve(tied_scores, tpr):
 def test_fpr_at_tpr_two_definitions_differ_by_hand():
     s_id = np.arange(20.0)  # ID scores 0..19
     s_ood = np.arange(20.0) + 10  # OOD scores 10..29
-    # OOD positive: flag 19 of 20 outliers -> tau = 11; ID scores 11..19 are flagged: 9/20
+    # OOD positive: flag 19 of 20 outliers -> tau = 11; ID scores 11..19 are flagged:
+    # 9/20
     assert fpr_at_tpr(s_id, s_ood, positive="ood") == pytest.approx(9 / 20)
     # ID positive: keep 19 of 20 ID -> tau = 18; OOD scores 10..18 are kept: 9/20
     assert fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)
-    # OOD scores 15..29 plus five far below every ID score (-100..-96). Keeping 95% of ID
-    # (tau = 18) lets through 15..18 and the five low ones: 9/20. Catching 95% of the
+    # OOD scores 15..29 plus five far below every ID score (-100..-96). Keeping 95% of
+    # ID (tau = 18) lets through 15..18 and the five low ones: 9/20. Catching 95% of the
     # outliers needs tau = -99, which flags every ID sample: 20/20.
     s_ood = np.r_[np.arange(15.0, 30.0), -100.0 + np.arange(5.0)]
     assert fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)

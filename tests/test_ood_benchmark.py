@@ -1,4 +1,4 @@
-"""Tests for trustworthy_lib.ood_benchmark: the shared OOD sets, set-up and intervals."""
+"""Tests for trustworthy_lib.ood_benchmark: shared OOD sets, set-up and intervals."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""trustworthy_lib.ood_evaluation: imports without torch; edge cases of the three-way sweep.
+"""trustworthy_lib.ood_evaluation: imports without torch; edge cases of the three-way
+sweep.
 
 The agreement of the metrics with scikit-learn and pytorch-ood is tested in test_ood.py,
 next to the scores they evaluate.

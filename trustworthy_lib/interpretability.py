@@ -1,11 +1,12 @@
-"""Accuracy against complexity: how many numbers a model needs, and how well it predicts.
+"""Accuracy against complexity: how many numbers a model needs, and how well it
+predicts.
 
 Used by the interpretability-versus-explainability chapter to put interpretable models
 (logistic regression, shallow trees) and a small neural network on one axis.
 
-Convention: a model's *complexity* is the number of fitted numbers a person would have to
-read to follow every prediction it makes (see :func:`model_complexity`). It is a rough,
-family-independent proxy; it is not the statistical degrees of freedom.
+Convention: a model's *complexity* is the number of fitted numbers a person would have
+to read to follow every prediction it makes (see :func:`model_complexity`). It is a
+rough, family-independent proxy; it is not the statistical degrees of freedom.
 """
 
 from __future__ import annotations
@@ -44,15 +45,16 @@ def _final_estimator(model):
 def model_complexity(model) -> int:
     """Number of fitted numbers needed to follow the model's predictions.
 
-    * :class:`~sklearn.linear_model.LogisticRegression`: every coefficient and intercept,
-      ``coef_.size + intercept_.size`` (``p + 1`` for ``p`` features and two classes);
-    * :class:`~sklearn.tree.DecisionTreeClassifier`: two numbers per split (the feature and
-      the threshold) and, per leaf, one number per class minus one (the predicted
+    * :class:`~sklearn.linear_model.LogisticRegression`: every coefficient and
+      intercept, ``coef_.size + intercept_.size`` (``p + 1`` for ``p`` features and two
+      classes);
+    * :class:`~sklearn.tree.DecisionTreeClassifier`: two numbers per split (the feature
+      and the threshold) and, per leaf, one number per class minus one (the predicted
       probabilities, which sum to one), i.e. ``2 * splits + leaves * (n_classes - 1)``;
     * :class:`~sklearn.neural_network.MLPClassifier`: every weight and bias.
 
-    A :class:`~sklearn.pipeline.Pipeline` is measured by its final step; preprocessing such
-    as scaling is not counted.
+    A :class:`~sklearn.pipeline.Pipeline` is measured by its final step; preprocessing
+    such as scaling is not counted.
 
     Raises
     ------
@@ -62,8 +64,9 @@ def model_complexity(model) -> int:
     est = _final_estimator(model)
     if not isinstance(est, (LogisticRegression, DecisionTreeClassifier, MLPClassifier)):
         raise InputTypeError(
-            f"model_complexity knows LogisticRegression, DecisionTreeClassifier and MLPClassifier "
-            f"(alone or at the end of a Pipeline), not {type(est).__name__}"
+            "model_complexity knows LogisticRegression, DecisionTreeClassifier and "
+            "MLPClassifier (alone or at the end of a Pipeline), not "
+            f"{type(est).__name__}"
         )
     try:
         check_is_fitted(est)
@@ -114,13 +117,15 @@ def accuracy_complexity_table(
     Returns
     -------
     pandas.DataFrame
-        One row per model, indexed by name, with ``complexity`` (:func:`model_complexity`),
-        ``train_auroc``, ``test_auroc``, ``test_balanced_accuracy`` (at the model's default
-        0.5 threshold) and ``fit_seconds``. AUROC uses ``predict_proba`` of the larger label.
+        One row per model, indexed by name, with ``complexity``
+        (:func:`model_complexity`), ``train_auroc``, ``test_auroc``,
+        ``test_balanced_accuracy`` (at the model's default 0.5 threshold) and
+        ``fit_seconds``. AUROC uses ``predict_proba`` of the larger label.
     """
     if not models:
         raise ValueError(
-            "models is empty; pass a dict such as {'logistic regression': LogisticRegression()}"
+            "models is empty; pass a dict such as {'logistic regression': "
+            "LogisticRegression()}"
         )
     X_train, y_train = _check_xy(X_train, y_train, "train")
     X_test, y_test = _check_xy(X_test, y_test, "test")

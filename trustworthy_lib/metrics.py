@@ -2,16 +2,18 @@
 
 Two small families, each stated once with its convention:
 
-* **Confusion-matrix metrics.** :class:`ConfusionCounts` holds the four counts of a binary
-  classifier (label ``1`` is the positive class) and derives accuracy, precision, recall,
-  specificity, F1 and friends from them. A rate whose denominator is zero is ``nan``.
-* **Group fairness, by name.** :func:`disparate_impact`, :func:`equal_opportunity_difference`
-  and the others are one-line wrappers over the single engine
-  :func:`trustworthy_lib.fairness.group_metrics`, so they share its conventions: the
-  argument ``protected`` with exactly two groups and no missing label, ``privileged``
-  (default 1) naming the privileged one, differences unprivileged minus privileged, and
-  ``undefined="raise"`` (default) or ``"nan"`` for a metric whose denominator is zero.
-  :func:`group_rates` tabulates the per-group rates for any number of groups.
+* **Confusion-matrix metrics.** :class:`ConfusionCounts` holds the four counts of a
+  binary classifier (label ``1`` is the positive class) and derives accuracy, precision,
+  recall, specificity, F1 and friends from them. A rate whose denominator is zero is
+  ``nan``.
+* **Group fairness, by name.** :func:`disparate_impact`,
+  :func:`equal_opportunity_difference` and the others are one-line wrappers over the
+  single engine :func:`trustworthy_lib.fairness.group_metrics`, so they share its
+  conventions: the argument ``protected`` with exactly two groups and no missing label,
+  ``privileged`` (default 1) naming the privileged one, differences unprivileged minus
+  privileged, and ``undefined="raise"`` (default) or ``"nan"`` for a metric whose
+  denominator is zero. :func:`group_rates` tabulates the per-group rates for any number
+  of groups.
 
 OOD-detection metrics live in :mod:`trustworthy_lib.ood_metrics`.
 
@@ -75,7 +77,8 @@ class ConfusionCounts:
     * false positive rate :math:`FP / (FP + TN) = 1 - \\text{specificity}`;
     * F1 :math:`2 TP / (2 TP + FP + FN)`, the harmonic mean of precision and recall;
     * balanced accuracy, the mean of recall and specificity;
-    * prevalence (base rate) :math:`(TP + FN) / n` and selection rate :math:`(TP + FP) / n`.
+    * prevalence (base rate) :math:`(TP + FN) / n` and selection rate
+      :math:`(TP + FP) / n`.
 
     A rate whose denominator is zero (for example precision when nothing is predicted
     positive) is ``nan``, so an undefined number is never mistaken for a real 0.
@@ -109,7 +112,10 @@ class ConfusionCounts:
 
     @classmethod
     def from_labels(cls, y_true, y_pred) -> ConfusionCounts:
-        """Count TP, FP, FN and TN from 0/1 labels and 0/1 predictions (see :func:`confusion_counts`)."""
+        """Count TP, FP, FN and TN from 0/1 labels and 0/1 predictions.
+
+        See :func:`confusion_counts`.
+        """
         return confusion_counts(y_true, y_pred)
 
     @property
@@ -177,10 +183,11 @@ class ConfusionCounts:
 
 
 def confusion_counts(y_true, y_pred) -> ConfusionCounts:
-    """Count true/false positives and negatives for 0/1 labels, with ``1`` the positive class.
+    """Count true/false positives and negatives for 0/1 labels (1 is positive).
 
-    Agrees with ``sklearn.metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()``,
-    which orders the counts ``tn, fp, fn, tp``.
+    Agrees with
+    ``sklearn.metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()``, which
+    orders the counts ``tn, fp, fn, tp``.
 
     Raises
     ------
@@ -206,9 +213,9 @@ def group_confusion(
 ) -> dict[str, ConfusionCounts]:
     """Confusion counts of the unprivileged and the privileged group.
 
-    Returns ``{"unprivileged": ConfusionCounts, "privileged": ConfusionCounts}``, with the
-    group rules of :func:`trustworthy_lib.fairness.group_metrics` (exactly two groups,
-    none missing, ``privileged`` present).
+    Returns ``{"unprivileged": ConfusionCounts, "privileged": ConfusionCounts}``, with
+    the group rules of :func:`trustworthy_lib.fairness.group_metrics` (exactly two
+    groups, none missing, ``privileged`` present).
     """
     t, p, priv = _prepare(y_true, y_pred, protected, privileged)
     C = _confusion_counts(priv, t, p).astype(np.int64)
@@ -221,13 +228,13 @@ def group_confusion(
 
 
 def group_rates(y_true, y_pred, protected) -> pd.DataFrame:
-    """One row per group value: size, base rate, selection rate, TPR, FPR, precision, accuracy.
+    """Per group: size, base rate, selection rate, TPR, FPR, precision and accuracy.
 
-    The columns are the quantities the three families of group-fairness definitions compare:
-    selection rate (demographic parity), TPR and FPR (equalised odds / equal opportunity),
-    and precision (predictive parity). Unlike the two-group metrics, the table takes any
-    number of groups; a missing group label is refused. A rate whose denominator is zero
-    is NaN (look at ``n`` and ``base_rate`` to see why).
+    The columns are the quantities the three families of group-fairness definitions
+    compare: selection rate (demographic parity), TPR and FPR (equalised odds / equal
+    opportunity), and precision (predictive parity). Unlike the two-group metrics, the
+    table takes any number of groups; a missing group label is refused. A rate whose
+    denominator is zero is NaN (look at ``n`` and ``base_rate`` to see why).
     """
     t = check_binary(y_true, "y_true")
     p = check_binary(y_pred, "y_pred")
@@ -263,10 +270,12 @@ def _metric(name, y_true, y_pred, protected, privileged, undefined) -> float:
 def demographic_parity_difference(
     y_pred, protected, privileged=1, *, undefined: str = "raise"
 ) -> float:
-    """Statistical (demographic) parity difference: :math:`P(\\hat Y=1 \\mid U) - P(\\hat Y=1 \\mid P)`.
+    """Statistical (demographic) parity difference.
 
-    The selection rate of the unprivileged group minus that of the privileged group; 0 is
-    parity. Needs no true labels. Called ``statistical_parity_difference`` in AIF360;
+    That is :math:`P(\\hat Y=1 \\mid U) - P(\\hat Y=1 \\mid P)`.
+
+    The selection rate of the unprivileged group minus that of the privileged group; 0
+    is parity. Needs no true labels. Called ``statistical_parity_difference`` in AIF360;
     fairlearn's ``demographic_parity_difference`` is its absolute value for two groups.
     See Dwork et al. (2012), "Fairness through awareness".
     """
@@ -288,7 +297,7 @@ def disparate_impact(
 def equal_opportunity_difference(
     y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
 ) -> float:
-    """Equal opportunity difference: :math:`TPR_U - TPR_P` (Hardt, Price and Srebro 2016).
+    """Equal opportunity difference: :math:`TPR_U - TPR_P` (Hardt et al. 2016).
 
     Among people whose true label is positive, the difference in the fraction the model
     predicts positive. 0 means equal opportunity. Undefined if a group has no positives.
@@ -311,7 +320,9 @@ def false_positive_rate_difference(
 def average_odds_difference(
     y_true, y_pred, protected, privileged=1, *, undefined: str = "raise"
 ) -> float:
-    """Average odds difference: :math:`\\tfrac12[(FPR_U - FPR_P) + (TPR_U - TPR_P)]`, as in AIF360.
+    """Average odds difference, as in AIF360.
+
+    That is :math:`\\tfrac12[(FPR_U - FPR_P) + (TPR_U - TPR_P)]`.
 
     Signed, so a gap in TPR can cancel an opposite gap in FPR; look at both, or at
     :func:`equalized_odds_difference`.
@@ -325,8 +336,8 @@ def equalized_odds_difference(
 ) -> float:
     """Equalised odds difference: :math:`\\max(|TPR_U - TPR_P|, |FPR_U - FPR_P|)`.
 
-    Equalised odds (Hardt, Price and Srebro 2016) asks for equal TPR *and* equal FPR across
-    groups; this is the larger of the two gaps, so it is never negative (the one
+    Equalised odds (Hardt, Price and Srebro 2016) asks for equal TPR *and* equal FPR
+    across groups; this is the larger of the two gaps, so it is never negative (the one
     exception to the signed convention). It matches fairlearn's
     ``equalized_odds_difference`` for two groups. If either gap is undefined (a group
     without positive or without negative labels) the whole is undefined.

@@ -2,23 +2,23 @@
 
 A model card (Mitchell et al., 2019, "Model Cards for Model Reporting", FAT* '19) is a
 short document that ships with a model and says what it is for, what it was trained and
-evaluated on, how well it works -- overall, per group, in its confidence and on unfamiliar
-inputs -- and where it must not be used. On the Hugging Face Hub a card is the
-repository's ``README.md``: YAML metadata between ``---`` lines (licence, tags, data sets,
-and a ``model-index`` of metric values) followed by Markdown.
+evaluated on, how well it works -- overall, per group, in its confidence and on
+unfamiliar inputs -- and where it must not be used. On the Hugging Face Hub a card is
+the repository's ``README.md``: YAML metadata between ``---`` lines (licence, tags, data
+sets, and a ``model-index`` of metric values) followed by Markdown.
 
 :func:`build_model_card` writes such a card with every section in
 :data:`REQUIRED_SECTIONS`. Its convention, stated once: **a metric that was not measured
 is reported, never silently left out.** A metric section passed as ``None``, or a metric
 whose value is ``None`` or NaN, is written as a visible "**Not measured.**" line in its
-section and in a warning at the top of the card, listed under ``not_measured`` in the YAML
-metadata, and returned in :attr:`ModelCardResult.missing`. With ``strict=True`` it raises
-:class:`MissingMetricError` instead.
+section and in a warning at the top of the card, listed under ``not_measured`` in the
+YAML metadata, and returned in :attr:`ModelCardResult.missing`. With ``strict=True`` it
+raises :class:`MissingMetricError` instead.
 
 :func:`validate_model_card` parses a card with :class:`huggingface_hub.ModelCard`
-(offline: ``ModelCard.validate`` would call the Hub's web API) and checks the metadata and
-the sections. :func:`lesson_checklist` compares a card with the lesson's list of what a
-shared model must document.
+(offline: ``ModelCard.validate`` would call the Hub's web API) and checks the metadata
+and the sections. :func:`lesson_checklist` compares a card with the lesson's list of
+what a shared model must document.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ REQUIRED_SECTIONS = (
 #: The metadata keys :func:`validate_model_card` requires in the YAML block.
 REQUIRED_METADATA = ("license", "tags", "datasets", "metrics", "model-index")
 
-#: The marker written into a section (and searched for by the checks) when a metric is missing.
+# : The marker written into a section (and searched for by the checks) when a metric is
+# missing.
 NOT_MEASURED = "Not measured"
 
 # argument name -> section heading, for the sections that hold measured values
@@ -79,9 +80,10 @@ _METRIC_SECTIONS = {
     "ood": "Out-of-distribution behaviour",
 }
 
-#: The lesson's list of what a shared model must document, mapped to where the card says it:
-#: ``(item, section, bullet labels that the section must contain)``. An empty tuple of labels
-#: means the section must be present, non-empty and free of "Not measured".
+# : The lesson's list of what a shared model must document, mapped to where the card
+# says it: : ``(item, section, bullet labels that the section must contain)``. An empty
+# tuple of labels : means the section must be present, non-empty and free of "Not
+# measured".
 LESSON_CHECKLIST = (
     (
         "Architecture, hyperparameters and training procedure",
@@ -107,7 +109,7 @@ LESSON_CHECKLIST = (
 
 
 class MissingMetricError(ValueError):
-    """Raised by ``build_model_card(..., strict=True)`` when a metric was not measured."""
+    """Raised by ``build_model_card(..., strict=True)`` for a metric not measured."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,8 @@ class ModelCardResult:
     """What :func:`build_model_card` returns.
 
     ``text`` is the card (YAML metadata plus Markdown), ``card`` the same text parsed by
-    :class:`huggingface_hub.ModelCard`, and ``missing`` the metrics that were not measured,
-    as ``"section: metric"`` strings (empty when the card is complete).
+    :class:`huggingface_hub.ModelCard`, and ``missing`` the metrics that were not
+    measured, as ``"section: metric"`` strings (empty when the card is complete).
     """
 
     text: str
@@ -128,7 +130,7 @@ class ModelCardResult:
         return not self.missing
 
     def save(self, path: str | Path) -> Path:
-        """Write the card to ``path`` (a file, or a folder that gets a ``README.md``)."""
+        """Write the card to ``path`` (a file, or a folder that gets ``README.md``)."""
         path = Path(path)
         if path.is_dir():
             path = path / "README.md"
@@ -140,7 +142,7 @@ class ModelCardResult:
 
 
 def _text(value, what: str) -> str:
-    """Prose for a section: a non-empty string, or a non-empty list of strings (bullets)."""
+    """Prose for a section: a non-empty string or list of strings (bullets)."""
     if isinstance(value, str):
         out = value.strip()
     elif isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
@@ -151,7 +153,8 @@ def _text(value, what: str) -> str:
         )
     if not out:
         raise ValueError(
-            f"{what} is empty; a model card must say something here (write what you know and what you do not)"
+            f"{what} is empty; a model card must say something here (write what you "
+            "know and what you do not)"
         )
     return out
 
@@ -162,7 +165,8 @@ def _bullets(value, what: str) -> str:
         return _text(value, what)
     if not isinstance(value, Mapping) or not value:
         raise ValueError(
-            f"{what} must be a non-empty dict of label -> text (or a string), got {value!r}"
+            f"{what} must be a non-empty dict of label -> text (or a string), got "
+            f"{value!r}"
         )
     lines = []
     for label, text in value.items():
@@ -194,7 +198,7 @@ def _fmt(value) -> str:
 
 
 def _cell(value) -> str:
-    """Text for one Markdown table cell: ``|`` escaped, line breaks turned into spaces."""
+    """Text for one Markdown table cell: ``|`` escaped, line breaks made spaces."""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
     return " ".join(text.split("\n")).replace("|", "\\|")
 
@@ -202,7 +206,8 @@ def _cell(value) -> str:
 @dataclass(frozen=True)
 class _Section:
     """What a section builder returns: the Markdown body, what was not measured, and the
-    measured values for the ``model-index`` metadata as (metric id, readable name, value)."""
+    measured values for the ``model-index`` metadata as (metric id, readable name,
+    value)."""
 
     body: str
     missing: tuple[str, ...] = ()
@@ -241,12 +246,13 @@ def _fairness_frame(fairness) -> pd.DataFrame:
         frame = pd.DataFrame.from_dict(dict(fairness), orient="index")
     else:
         raise ValueError(
-            "fairness must be a DataFrame (one row per group, one column per metric) or a dict "
-            f"group -> {{metric: value}}, got {type(fairness).__name__}"
+            "fairness must be a DataFrame (one row per group, one column per metric) "
+            f"or a dict group -> {{metric: value}}, got {type(fairness).__name__}"
         )
     if frame.empty:
         raise ValueError(
-            "fairness has no groups or no metrics; pass None if fairness was not measured"
+            "fairness has no groups or no metrics; pass None if fairness was not "
+            "measured"
         )
     non_numeric = [
         c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
@@ -277,14 +283,18 @@ def _fairness_table(frame: pd.DataFrame) -> _Section:
 
 
 def _is_flat_metrics(value) -> bool:
-    """True for a dict metric -> number/None, False for a table (DataFrame or dict of dicts)."""
+    """True for a dict metric -> number/None, False for a table.
+
+    A table is a DataFrame or a dict of dicts.
+    """
     if isinstance(value, pd.DataFrame):
         return False
     if isinstance(value, Mapping):
         return not any(isinstance(v, Mapping) for v in value.values())
     raise ValueError(
-        "fairness must be a dict of metric -> value (e.g. from group_metrics), a DataFrame "
-        f"(one row per group, one column per metric) or a dict group -> {{metric: value}}, got {type(value).__name__}"
+        "fairness must be a dict of metric -> value (e.g. from group_metrics), a "
+        "DataFrame (one row per group, one column per metric) or a dict group -> "
+        f"{{metric: value}}, got {type(value).__name__}"
     )
 
 
@@ -318,7 +328,8 @@ def _fairness_section(
     if fairness is None:
         if fairness_groups is not None:
             raise ValueError(
-                "fairness_groups was given but fairness is None; pass the summary metrics too"
+                "fairness_groups was given but fairness is None; pass the summary "
+                "metrics too"
             )
         return _Section(
             _join(note, _not_measured_block(reason)), (f"{section}: all metrics",)
@@ -395,36 +406,41 @@ def build_model_card(
         The card's title and a one-paragraph description.
     license, datasets, task, tags, library_name:
         YAML metadata. ``license`` is a Hub licence id (``"mit"``, ``"apache-2.0"``...),
-        ``datasets`` the data sets' names (the first is the evaluation data set), ``task``
-        the Hub task id (``"image-classification"``, ``"tabular-classification"``...).
+        ``datasets`` the data sets' names (the first is the evaluation data set),
+        ``task`` the Hub task id (``"image-classification"``,
+        ``"tabular-classification"``...).
     model_details, training_data:
-        Dicts of label -> text, written as bullet lists. :data:`LESSON_CHECKLIST` looks for
-        the labels ``Architecture``, ``Training procedure``, ``Environment``, ``Weights``,
-        ``Contact`` (model details) and ``Source``, ``Licence``, ``Size``, ``Preprocessing``
-        (training data).
+        Dicts of label -> text, written as bullet lists. :data:`LESSON_CHECKLIST` looks
+        for the labels ``Architecture``, ``Training procedure``, ``Environment``,
+        ``Weights``, ``Contact`` (model details) and ``Source``, ``Licence``, ``Size``,
+        ``Preprocessing`` (training data).
     intended_use, out_of_scope_use, limitations, ethical_considerations:
         A string, or a list of strings written as bullets. Empty text raises ValueError.
     evaluation, calibration, ood:
-        Dicts of metric name -> measured value, e.g. ``{"accuracy": 0.98}``. ``None`` means
-        the whole section was not measured; a value of ``None`` or NaN means that metric was
-        not measured. Either is written as "Not measured" and returned in ``missing``.
+        Dicts of metric name -> measured value, e.g. ``{"accuracy": 0.98}``. ``None``
+        means the whole section was not measured; a value of ``None`` or NaN means that
+        metric was not measured. Either is written as "Not measured" and returned in
+        ``missing``.
     fairness:
         Group-fairness results. Either summary metrics as a dict metric -> value (what
         :func:`trustworthy_lib.fairness.group_metrics` returns: disparate impact,
-        differences unprivileged minus privileged...), or per-group metrics as a DataFrame
-        with one row per group and one column per metric (what
+        differences unprivileged minus privileged...), or per-group metrics as a
+        DataFrame with one row per group and one column per metric (what
         :func:`trustworthy_lib.metrics.group_rates` returns) or a dict group -> {metric:
         value}. ``None`` means not measured.
     fairness_groups:
-        Optional per-group table shown after the summary when ``fairness`` is a summary dict.
+        Optional per-group table shown after the summary when ``fairness`` is a summary
+        dict.
     citation:
         BibTeX (or plain text) for the model, shown in a code block.
     notes:
         Optional prose per metric section, keyed by ``"evaluation"``, ``"fairness"``,
-        ``"calibration"`` or ``"ood"``: what was measured, on which data, and what it means.
+        ``"calibration"`` or ``"ood"``: what was measured, on which data, and what it
+        means.
     not_measured_reasons:
         Optional reason per metric section that is ``None``, with the same keys; it is
-        written next to "Not measured" (e.g. "Fashion-MNIST has no demographic attributes").
+        written next to "Not measured" (e.g. "Fashion-MNIST has no demographic
+        attributes").
     strict:
         Raise :class:`MissingMetricError` (a ValueError) listing every missing metric
         instead of writing "Not measured".
@@ -433,9 +449,9 @@ def build_model_card(
     -------
     ModelCardResult
         The card text, the card parsed by :class:`huggingface_hub.ModelCard`, and the
-        missing metrics. Every measured value also appears in the ``model-index`` metadata
-        (one :class:`huggingface_hub.EvalResult` each); missing ones are listed under the
-        metadata key ``not_measured``.
+        missing metrics. Every measured value also appears in the ``model-index``
+        metadata (one :class:`huggingface_hub.EvalResult` each); missing ones are listed
+        under the metadata key ``not_measured``.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -457,7 +473,8 @@ def build_model_card(
             raise ValueError(f"{name} must be a non-empty string")
     if re.search(r"\s", license.strip()):
         raise ValueError(
-            f"license must be a Hub licence id such as 'mit' or 'apache-2.0', got {license!r}"
+            "license must be a Hub licence id such as 'mit' or 'apache-2.0', got "
+            f"{license!r}"
         )
     if (
         isinstance(datasets, str)
@@ -465,7 +482,8 @@ def build_model_card(
         or not all(isinstance(d, str) and d.strip() for d in datasets)
     ):
         raise ValueError(
-            "datasets must be a non-empty list of data set names, e.g. ['fashion_mnist']"
+            "datasets must be a non-empty list of data set names, e.g. "
+            "['fashion_mnist']"
         )
     if isinstance(tags, str):
         raise ValueError("tags must be a list of strings, not one string")
@@ -504,8 +522,9 @@ def build_model_card(
 
     if strict and missing:
         raise MissingMetricError(
-            f"{len(missing)} metric(s) were not measured: {'; '.join(missing)}. Measure them, or build "
-            "the card with strict=False to publish it with these gaps marked 'Not measured'."
+            f"{len(missing)} metric(s) were not measured: {'; '.join(missing)}. "
+            "Measure them, or build the card with strict=False to publish it with "
+            "these gaps marked 'Not measured'."
         )
     if not measured:
         raise ValueError(
@@ -539,9 +558,8 @@ def build_model_card(
     parts = [f"# {model_name.strip()}", summary.strip()]
     if missing:
         parts.append(
-            f"> **Warning: this card is incomplete.** {len(missing)} item(s) were not measured: "
-            + "; ".join(missing)
-            + "."
+            f"> **Warning: this card is incomplete.** {len(missing)} item(s) were not "
+            "measured: " + "; ".join(missing) + "."
         )
     for heading in REQUIRED_SECTIONS:
         parts.append(f"## {heading}\n\n{sections[heading]}")
@@ -554,7 +572,7 @@ def build_model_card(
 
 
 def _metric_id(name: str) -> str:
-    """A metric name as a lower-case id for the Hub metadata: 'OOD AUROC' -> 'ood_auroc'."""
+    """A metric name as a lower-case Hub metadata id: 'OOD AUROC' -> 'ood_auroc'."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
@@ -579,14 +597,14 @@ def card_sections(text: str) -> dict[str, str]:
 def validate_model_card(
     text: str, required_sections: Sequence[str] = REQUIRED_SECTIONS
 ):
-    """Check a card offline and return it parsed as a :class:`huggingface_hub.ModelCard`.
+    """Check a card offline; return it parsed as a :class:`huggingface_hub.ModelCard`.
 
-    Checks that the YAML metadata parses (with ``huggingface_hub``'s own parser, which also
-    reads the ``model-index`` into ``card.data.eval_results``), that it has every key in
-    :data:`REQUIRED_METADATA`, and that every section in ``required_sections`` is present
-    as a ``##`` heading, once, with a non-empty body. Raises ValueError listing every
-    problem found. (``ModelCard.validate()`` would ask the Hub's web API instead; this
-    function makes no network call.)
+    Checks that the YAML metadata parses (with ``huggingface_hub``'s own parser, which
+    also reads the ``model-index`` into ``card.data.eval_results``), that it has every
+    key in :data:`REQUIRED_METADATA`, and that every section in ``required_sections`` is
+    present as a ``##`` heading, once, with a non-empty body. Raises ValueError listing
+    every problem found. (``ModelCard.validate()`` would ask the Hub's web API instead;
+    this function makes no network call.)
     """
     from huggingface_hub import ModelCard
 
@@ -630,7 +648,7 @@ def validate_model_card(
 
 
 def lesson_checklist(text: str) -> pd.DataFrame:
-    """Compare a card with :data:`LESSON_CHECKLIST`: one row per item the lesson asks for.
+    """Compare a card with :data:`LESSON_CHECKLIST`: a row per item the lesson asks for.
 
     Columns: ``item``, ``section`` (where the card should say it) and ``status``:
     ``"covered"``, ``"not measured"`` (the section says so explicitly) or ``"missing"``
@@ -657,12 +675,14 @@ def lesson_checklist(text: str) -> pd.DataFrame:
 
 
 def card_to_html(text: str) -> str:
-    """Render a card's Markdown body (without the YAML block) to HTML, for display in a notebook.
+    """Render a card's Markdown body to HTML, for display in a notebook.
 
-    Uses ``markdown-it-py`` (CommonMark plus tables), the parser behind MyST. Headings are
-    shifted down two levels (``#`` becomes ``<h3>``) so that a card shown inside a page does
-    not compete with the page's own headings. The result is wrapped in a bordered
-    ``<div class="model-card">``; show it with ``IPython.display.HTML``.
+    The YAML block is left out.
+
+    Uses ``markdown-it-py`` (CommonMark plus tables), the parser behind MyST. Headings
+    are shifted down two levels (``#`` becomes ``<h3>``) so that a card shown inside a
+    page does not compete with the page's own headings. The result is wrapped in a
+    bordered ``<div class="model-card">``; show it with ``IPython.display.HTML``.
     """
     from markdown_it import MarkdownIt
 
@@ -673,5 +693,8 @@ def card_to_html(text: str) -> str:
     html = re.sub(
         r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html
     )
-    style = "border:1px solid #bbb;border-radius:6px;padding:0.5em 1.2em;max-height:42em;overflow:auto"
+    style = (
+        "border:1px solid #bbb;border-radius:6px;padding:0.5em 1.2em;"
+        "max-height:42em;overflow:auto"
+    )
     return f'<div class="model-card" style="{style}">\n{html}</div>'

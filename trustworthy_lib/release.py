@@ -9,17 +9,18 @@ This module keeps them apart on disk, the way the Hugging Face Hub does:
 * ``model.safetensors`` (default) or ``model.pt`` -- the weights alone.
 
 The convention, stated once: **weights are loaded as tensors, never unpickled.**
-``.safetensors`` files are read with :mod:`safetensors`, which stores raw tensor bytes and
-cannot execute code. ``.pt`` files are read with ``torch.load(..., weights_only=True)``,
-whose restricted unpickler accepts tensors and plain containers and refuses anything that
-would call a function (see the pickle demo in the model-release chapter). Plain
-``pickle.load`` or ``torch.load(weights_only=False)`` on a file you did not make yourself
-runs whatever code the file's author chose.
+``.safetensors`` files are read with :mod:`safetensors`, which stores raw tensor bytes
+and cannot execute code. ``.pt`` files are read with
+``torch.load(..., weights_only=True)``, whose restricted unpickler accepts tensors and
+plain containers and refuses anything that would call a function (see the pickle demo in
+the model-release chapter). Plain ``pickle.load`` or ``torch.load(weights_only=False)``
+on a file you did not make yourself runs whatever code the file's author chose.
 
-:class:`HubSmallCNN` adds ``huggingface_hub``'s :class:`~huggingface_hub.PyTorchModelHubMixin`
-to the workbook's :class:`~trustworthy_lib.models.SmallCNN`, giving it ``save_pretrained``,
-``from_pretrained`` and ``push_to_hub``. :func:`push_to_hub_if_token` uploads only when a
-token is configured and otherwise says, in one line, that it skipped.
+:class:`HubSmallCNN` adds ``huggingface_hub``'s
+:class:`~huggingface_hub.PyTorchModelHubMixin` to the workbook's
+:class:`~trustworthy_lib.models.SmallCNN`, giving it ``save_pretrained``,
+``from_pretrained`` and ``push_to_hub``. :func:`push_to_hub_if_token` uploads only when
+a token is configured and otherwise says, in one line, that it skipped.
 """
 
 from __future__ import annotations
@@ -60,14 +61,16 @@ _SUFFIX_FORMAT = {
 def _check_json_config(config) -> dict:
     if not isinstance(config, dict):
         raise ValueError(
-            f"config must be a dict of the arguments that rebuild the model, got {type(config).__name__}"
+            "config must be a dict of the arguments that rebuild the model, got "
+            f"{type(config).__name__}"
         )
     try:
         json.dumps(config)
     except (TypeError, ValueError) as err:
         raise ValueError(
-            f"config must hold only JSON values (numbers, strings, lists, dicts, None): {err}. "
-            "Convert tuples of numpy values with int()/float()/list() first."
+            "config must hold only JSON values (numbers, strings, lists, dicts, "
+            f"None): {err}. Convert tuples of numpy values with int()/float()/list() "
+            "first."
         ) from None
     return config
 
@@ -79,16 +82,19 @@ def save_model(
     *,
     format: str = "safetensors",
 ) -> Path:
-    """Save ``model``'s weights and the JSON ``config`` that rebuilds it into ``directory``.
+    """Save ``model``'s weights and the JSON ``config`` that rebuilds it.
 
-    Writes ``config.json`` and ``model.safetensors`` (``format="safetensors"``, the default)
-    or ``model.pt`` (``format="pt"``: ``torch.save`` of the ``state_dict``, which is a
-    pickle of tensors). ``config.json`` records ``{"config": config, "weights": <file
-    name>, "format": ..., "sha256": <digest of the weights file>, "torch": <version>}``.
-    Tensors are moved to the CPU and made contiguous first, so a model trained on CUDA
-    loads anywhere. Returns the path of the weights file.
+    Both go into ``directory``.
 
-    Raises ValueError when ``config`` is not a JSON-serialisable dict or ``format`` is unknown.
+    Writes ``config.json`` and ``model.safetensors`` (``format="safetensors"``, the
+    default) or ``model.pt`` (``format="pt"``: ``torch.save`` of the ``state_dict``,
+    which is a pickle of tensors). ``config.json`` records ``config``, ``weights`` (the
+    file name), ``format``, ``sha256`` (the digest of the weights file) and ``torch``
+    (the version). Tensors are moved to the CPU and made contiguous first, so a model
+    trained on CUDA loads anywhere. Returns the path of the weights file.
+
+    Raises ValueError when ``config`` is not a JSON-serialisable dict or ``format`` is
+    unknown.
     """
     if format not in WEIGHTS_NAMES:
         raise ValueError(
@@ -135,8 +141,8 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(
-            f"cannot tell how to read {path.name!r} safely: expected a .safetensors file, or a "
-            ".pt/.pth/.bin file made with torch.save(state_dict)"
+            f"cannot tell how to read {path.name!r} safely: expected a .safetensors "
+            "file, or a .pt/.pth/.bin file made with torch.save(state_dict)"
         )
     if fmt == "safetensors":
         from safetensors.torch import load_file
@@ -147,7 +153,8 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         isinstance(v, torch.Tensor) for v in state.values()
     ):
         raise ValueError(
-            f"{path.name} does not hold a state_dict (a dict of tensors); got {type(state).__name__}"
+            f"{path.name} does not hold a state_dict (a dict of tensors); got "
+            f"{type(state).__name__}"
         )
     return state
 
@@ -157,11 +164,12 @@ def load_model(
 ) -> tuple[nn.Module, dict]:
     """Rebuild a model saved by :func:`save_model` and load its weights.
 
-    ``build(**config)`` makes the untrained model (for the workbook's CNN, ``build=SmallCNN``).
-    The weights file's SHA-256 is checked against ``config.json`` before it is read, and
-    the ``state_dict`` must match the model exactly (``strict=True``: no missing or
-    unexpected tensors). Returns ``(model, config)`` with the model in eval mode on
-    ``device`` (default: :func:`~trustworthy_lib.get_device`).
+    ``build(**config)`` makes the untrained model (for the workbook's CNN,
+    ``build=SmallCNN``). The weights file's SHA-256 is checked against ``config.json``
+    before it is read, and the ``state_dict`` must match the model exactly
+    (``strict=True``: no missing or unexpected tensors). Returns ``(model, config)``
+    with the model in eval mode on ``device`` (default:
+    :func:`~trustworthy_lib.get_device`).
     """
     from trustworthy_lib.utils import get_device
 
@@ -186,14 +194,15 @@ def load_model(
         or name == CONFIG_NAME
     ):
         raise ValueError(
-            f"{record_path} names the weights file {name!r}, which is not a plain file name "
-            "in that folder; a config.json may only point at a file next to it. Do not load "
-            "this model: re-save it with save_model()"
+            f"{record_path} names the weights file {name!r}, which is not a plain file "
+            "name in that folder; a config.json may only point at a file next to it. "
+            "Do not load this model: re-save it with save_model()"
         )
     weights = directory / name
     if weights.is_symlink():
         raise ValueError(
-            f"{weights} is a symbolic link; the weights must be a plain file in {directory}"
+            f"{weights} is a symbolic link; the weights must be a plain file in "
+            f"{directory}"
         )
     if not weights.is_file():
         raise FileNotFoundError(
@@ -202,8 +211,9 @@ def load_model(
     digest = sha256_file(weights)
     if digest != record["sha256"]:
         raise ValueError(
-            f"{weights.name} has SHA-256 {digest}, but config.json expects {record['sha256']}: "
-            "the file was changed or truncated after it was saved; do not use it"
+            f"{weights.name} has SHA-256 {digest}, but config.json expects "
+            f"{record['sha256']}: the file was changed or truncated after it was "
+            "saved; do not use it"
         )
     model = build(**record["config"])
     model.load_state_dict(load_weights(weights), strict=True)
@@ -219,19 +229,25 @@ class HubSmallCNN(
     tags=["image-classification", "fashion-mnist", "trustworthy-ai-workbook"],
     pipeline_tag="image-classification",
 ):
-    """The workbook's :class:`~trustworthy_lib.models.SmallCNN` with the Hugging Face Hub mixin.
+    """The workbook's :class:`~trustworthy_lib.models.SmallCNN` with the Hub mixin.
+
+    The mixin is that of the Hugging Face Hub.
 
     ``save_pretrained(folder)`` writes ``model.safetensors``, ``config.json`` (the
-    ``__init__`` arguments ``num_classes``, ``dropout`` and ``hidden``) and a ``README.md``
-    model card; ``HubSmallCNN.from_pretrained(folder)`` rebuilds the model from them. A
-    local folder is read without any network access. Pass ``strict=True`` to
-    ``from_pretrained`` so that a weights file that does not match the architecture is an
-    error rather than a silently half-loaded model (the mixin's default is ``strict=False``).
+    ``__init__`` arguments ``num_classes``, ``dropout`` and ``hidden``) and a
+    ``README.md`` model card; ``HubSmallCNN.from_pretrained(folder)`` rebuilds the model
+    from them. A local folder is read without any network access. Pass ``strict=True``
+    to ``from_pretrained`` so that a weights file that does not match the architecture
+    is an error rather than a silently half-loaded model (the mixin's default is
+    ``strict=False``).
     """
 
     @classmethod
     def from_small_cnn(cls, model: SmallCNN) -> HubSmallCNN:
-        """Copy a trained :class:`SmallCNN` (same sizes, same weights) into a HubSmallCNN on the CPU."""
+        """Copy a trained :class:`SmallCNN` into a HubSmallCNN on the CPU.
+
+        Sizes and weights are the same.
+        """
         if not isinstance(model, SmallCNN):
             raise ValueError(f"expected a SmallCNN, got {type(model).__name__}")
         hidden = model.head[1].in_features
@@ -246,14 +262,15 @@ class HubSmallCNN(
 def push_to_hub_if_token(
     model, repo_id: str, *, token: str | None = None, private: bool = True, **kwargs
 ):
-    """Upload ``model`` to the Hugging Face Hub as ``repo_id`` -- only when a token is set.
+    """Upload ``model`` to the Hugging Face Hub as ``repo_id``, if a token is set.
 
-    The token is ``token`` or the environment variable ``HF_TOKEN``. Without one, or with
-    ``HF_HUB_OFFLINE=1``, nothing is sent: a one-line message says why and the function
-    returns ``None``; the same happens while ``repo_id`` still starts with the placeholder
-    ``your-username/``. With a token, it calls ``model.push_to_hub(repo_id, token=token,
-    private=private, **kwargs)`` and returns its result (the commit URL). Repositories are
-    private by default: make one public on purpose, after reading its model card.
+    The token is ``token`` or the environment variable ``HF_TOKEN``. Without one, or
+    with ``HF_HUB_OFFLINE=1``, nothing is sent: a one-line message says why and the
+    function returns ``None``; the same happens while ``repo_id`` still starts with the
+    placeholder ``your-username/``. With a token, it calls
+    ``model.push_to_hub(repo_id, token=token, private=private, **kwargs)`` and returns
+    its result (the commit URL). Repositories are private by default: make one public on
+    purpose, after reading its model card.
     """
     if not isinstance(repo_id, str) or "/" not in repo_id.strip("/"):
         raise ValueError(
@@ -261,11 +278,13 @@ def push_to_hub_if_token(
         )
     if not hasattr(model, "push_to_hub"):
         raise ValueError(
-            f"{type(model).__name__} has no push_to_hub(); wrap it first, e.g. HubSmallCNN.from_small_cnn(model)"
+            f"{type(model).__name__} has no push_to_hub(); wrap it first, e.g. "
+            "HubSmallCNN.from_small_cnn(model)"
         )
     if repo_id.startswith("your-username/"):
         print(
-            f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your user name."
+            f"Skipping push_to_hub({repo_id!r}): replace 'your-username' with your "
+            "user name."
         )
         print("Nothing was uploaded.")
         return None
@@ -283,7 +302,8 @@ def push_to_hub_if_token(
         print(f"Skipping push_to_hub({repo_id!r}): no Hugging Face token found.")
         print("Nothing was uploaded. To upload, create a write token at")
         print(
-            "https://huggingface.co/settings/tokens and set the environment variable HF_TOKEN."
+            "https://huggingface.co/settings/tokens and set the environment variable "
+            "HF_TOKEN."
         )
         return None
     return model.push_to_hub(repo_id, token=token, private=private, **kwargs)

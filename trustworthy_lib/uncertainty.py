@@ -1,4 +1,5 @@
-"""Predictive uncertainty: MC dropout, deep ensembles, evidential losses, and their decompositions.
+"""Predictive uncertainty: MC dropout, deep ensembles, evidential losses, and their
+decompositions.
 
 Conventions, stated once for the whole module:
 
@@ -8,11 +9,12 @@ Conventions, stated once for the whole module:
 * Decompositions return ``(total, aleatoric, epistemic)`` per input, with
   ``total = aleatoric + epistemic``: entropy of the mean prediction = expected entropy +
   mutual information (Houlsby et al., 2011; Depeweg et al., 2018), and for regression
-  total variance = mean of the variances + variance of the means (the law of total variance).
+  total variance = mean of the variances + variance of the means (the law of total
+  variance).
 * Larger is more uncertain, for every score here.
-* Evidential losses follow the ``uncertainty-loss`` package (0.1.2) exactly: ``evidence``
-  is a non-negative (N, C) tensor such as ``clamped_exp(logits)``, and ``targets`` are class
-  indices (N,) or one-hot/probability rows (N, C).
+* Evidential losses follow the ``uncertainty-loss`` package (0.1.2) exactly:
+  ``evidence`` is a non-negative (N, C) tensor such as ``clamped_exp(logits)``, and
+  ``targets`` are class indices (N,) or one-hot/probability rows (N, C).
 
 Functions on tensors (losses, decompositions) are separate from those that run a model
 (:func:`mc_dropout_predict`, :func:`ensemble_predict`).
@@ -74,15 +76,17 @@ def _check_prob_samples(prob_samples) -> np.ndarray:
     p = _as_float_array(prob_samples, "prob_samples")
     if p.ndim != 3:
         raise ValueError(
-            f"prob_samples must have shape (S, N, C): S samples or members, N inputs, C classes; got {p.shape}. "
-            "For a single model add a sample axis with probs[None]"
+            "prob_samples must have shape (S, N, C): S samples or members, N inputs, "
+            f"C classes; got {p.shape}. For a single model add a sample axis with "
+            "probs[None]"
         )
     sums = p.sum(axis=-1)
     if (p < 0).any() or np.abs(sums - 1).max() > PROB_TOL:
         raise ValueError(
             "the last axis of prob_samples must hold probabilities that sum to 1 "
-            f"(row sums range from {sums.min():.3g} to {sums.max():.3g}); if these are logits, apply a softmax "
-            "over the class axis first, e.g. torch.softmax(logits, dim=-1)"
+            f"(row sums range from {sums.min():.3g} to {sums.max():.3g}); if these are "
+            "logits, apply a softmax over the class axis first, e.g. "
+            "torch.softmax(logits, dim=-1)"
         )
     return p
 
@@ -118,15 +122,16 @@ def _check_evidence_targets(evidence, targets) -> tuple[torch.Tensor, torch.Tens
         raise ValueError("evidence contains NaN values")
     if (evidence < 0).any():
         raise ValueError(
-            "evidence must be non-negative; turn logits into evidence first, e.g. clamped_exp(logits) "
-            "or torch.nn.functional.softplus(logits)"
+            "evidence must be non-negative; turn logits into evidence first, e.g. "
+            "clamped_exp(logits) or torch.nn.functional.softplus(logits)"
         )
     if targets.dim() == 1:
         if len(targets) != n:
             raise ValueError(f"evidence has {n} rows but targets has {len(targets)}")
         if targets.is_floating_point():
             raise ValueError(
-                "1-D targets must be integer class indices; pass probabilities as an (N, C) tensor"
+                "1-D targets must be integer class indices; pass probabilities as an "
+                "(N, C) tensor"
             )
         if ((targets < 0) | (targets >= c)).any():
             raise ValueError(f"targets contain a class index outside 0..{c - 1}")
@@ -134,12 +139,14 @@ def _check_evidence_targets(evidence, targets) -> tuple[torch.Tensor, torch.Tens
     elif targets.dim() == 2:
         if tuple(targets.shape) != (n, c):
             raise ValueError(
-                f"(N, C) targets must match evidence's shape {(n, c)}, got {tuple(targets.shape)}"
+                f"(N, C) targets must match evidence's shape {(n, c)}, got "
+                f"{tuple(targets.shape)}"
             )
         onehot = targets.to(evidence.dtype)
     else:
         raise ValueError(
-            f"targets must be class indices (N,) or probabilities (N, C), got shape {tuple(targets.shape)}"
+            "targets must be class indices (N,) or probabilities (N, C), got shape "
+            f"{tuple(targets.shape)}"
         )
     return evidence, onehot
 
@@ -149,7 +156,9 @@ def _check_evidence_targets(evidence, targets) -> tuple[torch.Tensor, torch.Tens
 
 
 def clamped_exp(x: torch.Tensor, clamp: float = 10.0) -> torch.Tensor:
-    r"""Evidence from logits: :math:`\exp(\mathrm{clip}(x, -c, c))`, as ``uncertainty_loss.clamped_exp``.
+    r"""Evidence from logits: :math:`\exp(\mathrm{clip}(x, -c, c))`.
+
+    As ``uncertainty_loss.clamped_exp``.
 
     Exponential evidence works best for evidential losses (the package's README and
     Sensoy et al. 2018), and the clamp (default ``c = 10``, evidence at most
@@ -166,23 +175,27 @@ def evidential_loss(
     reg_factor: float = 0.0,
     reduction="mean",
 ):
-    r"""Sensoy et al. (2018) evidential loss: Dirichlet expected squared error plus an annealed KL term.
+    r"""Sensoy et al. (2018) evidential loss.
 
-    With :math:`\alpha = e + 1`, :math:`S = \sum_k \alpha_k` and :math:`\hat p = \alpha / S`
-    (eq. 5 of the paper),
+    Dirichlet expected squared error plus an annealed KL term.
+
+    With :math:`\alpha = e + 1`, :math:`S = \sum_k \alpha_k` and
+    :math:`\hat p = \alpha / S` (eq. 5 of the paper),
 
     .. math::
 
         \mathcal{L} = \sum_k (y_k - \hat p_k)^2 + \frac{\hat p_k(1-\hat p_k)}{S+1}
-        \;+\; \lambda\,\mathrm{KL}\bigl(\mathrm{Dir}(\tilde\alpha)\,\|\,\mathrm{Dir}(\mathbf 1)\bigr),
+        \;+\; \lambda\,
+        \mathrm{KL}\bigl(\mathrm{Dir}(\tilde\alpha)\,\|\,\mathrm{Dir}(\mathbf 1)\bigr),
         \qquad \tilde\alpha = y + (1-y)\,\alpha,
 
     where the KL term removes the evidence of the wrong classes and ``reg_factor`` is
-    :math:`\lambda` (anneal it from 0 to 1 during training; see :class:`EvidentialCriterion`).
-    Same signature and values as ``uncertainty_loss.evidential_loss``. ``reduction`` is
-    ``"mean"``, ``"sum"`` or ``"none"`` (per-row losses of shape (N,)). One deliberate
-    difference: with ``reg_factor > 0``, uncertainty-loss 0.1.2 broadcasts its KL term to an
-    (N, N) matrix, so its ``"none"`` fails and its ``"sum"`` counts the KL N times; its
+    :math:`\lambda` (anneal it from 0 to 1 during training; see
+    :class:`EvidentialCriterion`). Same signature and values as
+    ``uncertainty_loss.evidential_loss``. ``reduction`` is ``"mean"``, ``"sum"`` or
+    ``"none"`` (per-row losses of shape (N,)). One deliberate difference: with
+    ``reg_factor > 0``, uncertainty-loss 0.1.2 broadcasts its KL term to an (N, N)
+    matrix, so its ``"none"`` fails and its ``"sum"`` counts the KL N times; its
     ``"mean"`` (the default, used for training) is right and equals ours.
     """
     _check_reduction(reduction)
@@ -214,7 +227,7 @@ def maxnorm_loss(
     p_norm: int = 4,
     reduction="mean",
 ):
-    r"""Tsiligkaridis (2021) max-norm Dirichlet loss with its Fisher-information regulariser.
+    r"""Tsiligkaridis (2021) max-norm Dirichlet loss, Fisher-information regulariser.
 
     The loss is the :math:`L_p` upper bound of the expected max-norm error
     :math:`\mathbb E_{\mathrm{Dir}(\alpha)}\,\|y - p\|_\infty` (their eq. 10): with
@@ -227,9 +240,10 @@ def maxnorm_loss(
             + \sum_{k\ne y}\frac{\Gamma(\alpha_k+p)}{\Gamma(\alpha_k)}\Bigr)^{1/p},
 
     computed in log space. ``reg_factor`` weights the information regulariser
-    :math:`\tfrac12\sum_{k\ne y}(\alpha_k-1)^2\,[\psi_1(\alpha_k) - \psi_1(S)]`, which shrinks
-    the evidence of the wrong classes. Same signature and values as
-    ``uncertainty_loss.maxnorm_loss`` (classes with a positive target count as "correct").
+    :math:`\tfrac12\sum_{k\ne y}(\alpha_k-1)^2\,[\psi_1(\alpha_k) - \psi_1(S)]`, which
+    shrinks the evidence of the wrong classes. Same signature and values as
+    ``uncertainty_loss.maxnorm_loss`` (classes with a positive target count as
+    "correct").
     """
     _check_reduction(reduction)
     if isinstance(p_norm, bool) or not isinstance(p_norm, (int, float)) or p_norm <= 0:
@@ -240,7 +254,8 @@ def maxnorm_loss(
     wrong = y <= 0
     s = alpha.sum(dim=1)
     s_hat = (alpha * wrong).sum(dim=1)
-    # log of each term inside the second bracket; the correct class contributes nothing (-inf)
+    # log of each term inside the second bracket; the correct class contributes nothing
+    # (-inf)
     term_k = torch.where(
         wrong,
         torch.lgamma(alpha + p) - torch.lgamma(alpha),
@@ -259,14 +274,17 @@ def maxnorm_loss(
 
 
 class EvidentialCriterion:
-    """A training loss for an evidential classifier: logits -> clamped-exp evidence -> annealed loss.
+    """A training loss for an evidential classifier.
 
-    Each call turns the network's outputs into evidence with :func:`clamped_exp` and returns
-    :func:`evidential_loss` (``loss="evidential"``) or :func:`maxnorm_loss`
+    Logits -> clamped-exp evidence -> annealed loss.
+
+    Each call turns the network's outputs into evidence with :func:`clamped_exp` and
+    returns :func:`evidential_loss` (``loss="evidential"``) or :func:`maxnorm_loss`
     (``loss="maxnorm"``) with a regularisation factor annealed linearly from 0 to
-    ``max_reg`` over ``anneal_steps`` calls, as the ``uncertainty-loss`` README recommends
-    (the regulariser must not dominate early in training). Pass it as ``loss_fn`` to
-    :func:`trustworthy_lib.models.train_classifier`; each optimisation step calls it once.
+    ``max_reg`` over ``anneal_steps`` calls, as the ``uncertainty-loss`` README
+    recommends (the regulariser must not dominate early in training). Pass it as
+    ``loss_fn`` to :func:`trustworthy_lib.models.train_classifier`; each optimisation
+    step calls it once.
     """
 
     def __init__(
@@ -296,7 +314,10 @@ class EvidentialCriterion:
 
     @property
     def reg_factor(self) -> float:
-        """The regularisation factor the next call will use: ``max_reg * min(1, step / anneal_steps)``."""
+        """The regularisation factor the next call will use.
+
+        It is ``max_reg * min(1, step / anneal_steps)``.
+        """
         return self.max_reg * min(1.0, self.step / self.anneal_steps)
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -319,7 +340,9 @@ def dirichlet_probs(evidence) -> np.ndarray:
 
 
 def dirichlet_vacuity(evidence) -> np.ndarray:
-    r"""Subjective-logic uncertainty mass :math:`u = K / S` (Sensoy et al., 2018, eq. 1), in (0, 1].
+    r"""Subjective-logic uncertainty mass :math:`u = K / S`, in (0, 1].
+
+    Sensoy et al. (2018), eq. 1.
 
     It is 1 with no evidence at all and falls as evidence accumulates; the evidential
     model's own "I don't know" score.
@@ -331,12 +354,14 @@ def dirichlet_vacuity(evidence) -> np.ndarray:
 def dirichlet_entropy_decomposition(
     evidence,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Closed-form entropy decomposition of a Dirichlet prediction :math:`\mathrm{Dir}(\alpha)`, in nats.
+    r"""Closed-form entropy decomposition of :math:`\mathrm{Dir}(\alpha)`, in nats.
 
     total :math:`= H(\hat p)` with :math:`\hat p = \alpha/S`; aleatoric
-    :math:`= \mathbb E_{p\sim\mathrm{Dir}(\alpha)} H(p) = \sum_k \hat p_k\,[\psi(S+1) - \psi(\alpha_k+1)]`
+    :math:`= \mathbb E_{p\sim\mathrm{Dir}(\alpha)} H(p)
+    = \sum_k \hat p_k\,[\psi(S+1) - \psi(\alpha_k+1)]`
     (Malinin and Gales, 2018); epistemic = total - aleatoric (the mutual information).
-    Matches ``uncertainty_loss.uncertainty``, ``data_uncertainty`` and ``model_uncertainty``.
+    Matches ``uncertainty_loss.uncertainty``, ``data_uncertainty`` and
+    ``model_uncertainty``.
     """
     from scipy.special import digamma, xlogy
 
@@ -355,7 +380,8 @@ def _check_evidence_array(evidence) -> np.ndarray:
         raise ValueError(f"evidence must have shape (N, C), got {e.shape}")
     if (e < 0).any():
         raise ValueError(
-            "evidence must be non-negative; use clamped_exp(logits) to get evidence from logits"
+            "evidence must be non-negative; use clamped_exp(logits) to get evidence "
+            "from logits"
         )
     return e
 
@@ -372,7 +398,8 @@ def entropy_decomposition(prob_samples) -> tuple[np.ndarray, np.ndarray, np.ndar
     .. math::
 
         \underbrace{H\Bigl(\tfrac1S\textstyle\sum_s p^{(s)}\Bigr)}_{\text{total}}
-        = \underbrace{\tfrac1S\textstyle\sum_s H\bigl(p^{(s)}\bigr)}_{\text{aleatoric (expected entropy)}}
+        = \underbrace{\tfrac1S\textstyle\sum_s H\bigl(p^{(s)}\bigr)}
+          _{\text{aleatoric (expected entropy)}}
         + \underbrace{\mathrm{MI}(y;\theta)}_{\text{epistemic (mutual information)}}
 
     (Houlsby et al., 2011; Gal, 2016; Depeweg et al., 2018). The mutual information is 0
@@ -404,7 +431,8 @@ def variance_decomposition(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Law of total variance for an ensemble or MC-dropout regression model.
 
-    With member means :math:`\mu_s(x)` and member (aleatoric) variances :math:`\sigma_s^2(x)`,
+    With member means :math:`\mu_s(x)` and member (aleatoric) variances
+    :math:`\sigma_s^2(x)`,
 
     .. math::
 
@@ -412,21 +440,23 @@ def variance_decomposition(
         \underbrace{\tfrac1S\textstyle\sum_s \sigma_s^2}_{\text{aleatoric}}
         + \underbrace{\tfrac1S\textstyle\sum_s \mu_s^2 - \mu^2}_{\text{epistemic}}
 
-    as in Lakshminarayanan et al. (2017, sec. 2.4) and Kendall and Gal (2017, eq. 9). For
-    MC dropout with homoscedastic noise (Gal and Ghahramani, 2016, eq. 8) pass the scalar
-    :math:`\tau^{-1}` as ``variances``.
+    as in Lakshminarayanan et al. (2017, sec. 2.4) and Kendall and Gal (2017, eq. 9).
+    For MC dropout with homoscedastic noise (Gal and Ghahramani, 2016, eq. 8) pass the
+    scalar :math:`\tau^{-1}` as ``variances``.
 
     Parameters
     ----------
     means:
         Array of shape (S, N) or (S, N, D).
     variances:
-        Non-negative array of the same shape, or anything that broadcasts to it (a scalar).
+        Non-negative array of the same shape, or anything that broadcasts to it (a
+        scalar).
 
     Returns
     -------
     (mean, aleatoric, epistemic)
-        Arrays of shape (N,) or (N, D). The predictive variance is ``aleatoric + epistemic``.
+        Arrays of shape (N,) or (N, D). The predictive variance is
+        ``aleatoric + epistemic``.
     """
     mu = _as_float_array(means, "means")
     if mu.ndim not in (2, 3):
@@ -434,13 +464,15 @@ def variance_decomposition(
     var = _as_float_array(variances, "variances")
     if (var < 0).any():
         raise ValueError(
-            "variances must be non-negative; if your network outputs log-variances, exponentiate them"
+            "variances must be non-negative; if your network outputs log-variances, "
+            "exponentiate them"
         )
     try:
         var = np.broadcast_to(var, mu.shape)
     except ValueError:
         raise ValueError(
-            f"variances of shape {var.shape} do not broadcast to the means' shape {mu.shape}"
+            f"variances of shape {var.shape} do not broadcast to the means' shape "
+            f"{mu.shape}"
         ) from None
     return mu.mean(axis=0), var.mean(axis=0), mu.var(axis=0)
 
@@ -464,9 +496,10 @@ def gaussian_nll(
         \;\bigl[+\;\tfrac12\log 2\pi \text{ if } \texttt{full}\bigr]
 
     with :math:`\sigma^2` clamped below at ``eps`` for stability. The argument order and
-    values are those of ``torch.nn.functional.gaussian_nll_loss(input, target, var)``: by
-    default (``full=False``) the constant :math:`\tfrac12\log 2\pi` is left out, so the loss
-    can be negative. ``var`` must have the shape of ``mean`` (or broadcast to it).
+    values are those of ``torch.nn.functional.gaussian_nll_loss(input, target, var)``:
+    by default (``full=False``) the constant :math:`\tfrac12\log 2\pi` is left out, so
+    the loss can be negative. ``var`` must have the shape of ``mean`` (or broadcast to
+    it).
     """
     _check_reduction(reduction)
     for name, t in (("mean", mean), ("target", target), ("var", var)):
@@ -495,9 +528,10 @@ def gaussian_nll(
         )
     ):
         raise ValueError(
-            f"var has shape {tuple(var.shape)} but mean has {tuple(mean.shape)}; var must "
-            "have the shape of mean (one variance per prediction). A (N, 1) variance with "
-            "a (N,) mean would broadcast to an (N, N) loss: use var.squeeze(-1)"
+            f"var has shape {tuple(var.shape)} but mean has {tuple(mean.shape)}; var "
+            "must have the shape of mean (one variance per prediction). A (N, 1) "
+            "variance with a (N,) mean would broadcast to an (N, N) loss: use "
+            "var.squeeze(-1)"
         )
     if (var < 0).any():
         raise ValueError(
@@ -512,17 +546,20 @@ def gaussian_nll(
 def mc_dropout_tau(
     length_scale: float, dropout: float, n_train: int, weight_decay: float
 ) -> float:
-    r"""Model precision :math:`\tau` of MC dropout (Gal and Ghahramani, 2016, sec. 4 and appendix).
+    r"""Model precision :math:`\tau` of MC dropout (Gal and Ghahramani, 2016).
+
+    See their sec. 4 and appendix.
 
     .. math::
 
         \tau = \frac{(1-p)\,l^2}{2 N \lambda}
 
-    for dropout probability :math:`p`, prior length-scale :math:`l`, :math:`N` training points
-    and weight decay :math:`\lambda`, where training minimises
-    :math:`\frac1{2N}\sum_i (y_i-\hat y_i)^2 + \lambda\sum \lVert W\rVert^2` (so PyTorch's
-    ``weight_decay`` option equals :math:`2\lambda`). :math:`\tau^{-1}` is the observation
-    noise variance added to the MC sample variance in the predictive variance (their eq. 8).
+    for dropout probability :math:`p`, prior length-scale :math:`l`, :math:`N` training
+    points and weight decay :math:`\lambda`, where training minimises
+    :math:`\frac1{2N}\sum_i (y_i-\hat y_i)^2 + \lambda\sum \lVert W\rVert^2` (so
+    PyTorch's ``weight_decay`` option equals :math:`2\lambda`). :math:`\tau^{-1}` is the
+    observation noise variance added to the MC sample variance in the predictive
+    variance (their eq. 8).
     """
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -545,8 +582,9 @@ def _dropout_modules(model: nn.Module) -> list[nn.Module]:
 def dropout_active(model: nn.Module):
     """Context manager: the model in eval mode except its dropout layers, which sample.
 
-    Batch-norm and every other layer stay in evaluation mode (running statistics are used
-    and not updated). On exit each submodule gets back exactly the mode it had before.
+    Batch-norm and every other layer stay in evaluation mode (running statistics are
+    used and not updated). On exit each submodule gets back exactly the mode it had
+    before.
     """
     with eval_mode(model):
         for m in _dropout_modules(model):
@@ -585,23 +623,26 @@ def mc_dropout_samples(
     seed: int | None = None,
     batch_size: int = 2048,
 ) -> np.ndarray:
-    """Return the raw outputs of ``n_samples`` stochastic forward passes, shape (S, N, ...).
+    """Return the raw outputs of ``n_samples`` stochastic forward passes: (S, N, ...).
 
     Only the dropout layers sample (see :func:`dropout_active`); the model's modes are
-    restored afterwards. If ``trunk`` is given, ``trunk(x)`` is computed once in eval mode
-    and ``model`` (then the head that holds the dropout) runs S times on it: exact, and much
-    cheaper when all dropout sits after a deterministic convolutional trunk. ``seed`` makes
-    the dropout masks reproducible without touching the global random state.
+    restored afterwards. If ``trunk`` is given, ``trunk(x)`` is computed once in eval
+    mode and ``model`` (then the head that holds the dropout) runs S times on it: exact,
+    and much cheaper when all dropout sits after a deterministic convolutional trunk.
+    ``seed`` makes the dropout masks reproducible without touching the global random
+    state.
     """
     n_samples = check_positive_int(n_samples, "n_samples")
     if not _dropout_modules(model):
         raise ValueError(
-            f"{type(model).__name__} has no dropout layers, so every MC-dropout sample would be identical; "
-            "add nn.Dropout to the model (or pass the head that contains it)"
+            f"{type(model).__name__} has no dropout layers, so every MC-dropout sample "
+            "would be identical; add nn.Dropout to the model (or pass the head that "
+            "contains it)"
         )
     if trunk is not None and _dropout_modules(trunk):
         raise ValueError(
-            "trunk contains dropout layers; its output would be frozen. Pass only deterministic layers as trunk"
+            "trunk contains dropout layers; its output would be frozen. Pass only "
+            "deterministic layers as trunk"
         )
     x = _as_input(x)
     device = next(model.parameters()).device
@@ -627,20 +668,24 @@ def mc_dropout_predict(
     seed: int | None = None,
     batch_size: int = 2048,
 ) -> np.ndarray:
-    """MC dropout for a classifier (Gal and Ghahramani, 2016): softmax of S stochastic passes.
+    """MC dropout for a classifier (Gal and Ghahramani, 2016): softmax of S passes.
+
+    The S passes are stochastic.
 
     Keeps dropout sampling at test time and everything else (batch norm included) in
     evaluation mode, runs ``n_samples`` passes and returns the class probabilities as a
-    float32 array of shape (S, N, C); the model's train/eval modes are restored afterwards.
-    Average over axis 0 for the predictive distribution, or pass the result to
-    :func:`entropy_decomposition`. See :func:`mc_dropout_samples` for ``trunk`` and ``seed``.
+    float32 array of shape (S, N, C); the model's train/eval modes are restored
+    afterwards. Average over axis 0 for the predictive distribution, or pass the result
+    to :func:`entropy_decomposition`. See :func:`mc_dropout_samples` for ``trunk`` and
+    ``seed``.
     """
     logits = mc_dropout_samples(
         model, x, n_samples, trunk=trunk, seed=seed, batch_size=batch_size
     )
     if logits.ndim != 3:
         raise ValueError(
-            f"the model must output (N, C) logits, got per-sample outputs of shape {logits.shape[1:]}"
+            "the model must output (N, C) logits, got per-sample outputs of shape "
+            f"{logits.shape[1:]}"
         )
     return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
 
@@ -648,10 +693,13 @@ def mc_dropout_predict(
 def ensemble_predict(
     models: Sequence[nn.Module], x, batch_size: int = 2048
 ) -> np.ndarray:
-    """Deep ensemble (Lakshminarayanan et al., 2017): softmax of each member's logits, shape (M, N, C).
+    """Deep ensemble (Lakshminarayanan et al., 2017): softmax of each member.
+
+    Each member's logits go through a softmax; shape (M, N, C).
 
     Each member runs in evaluation mode (its mode is restored afterwards). Average over
-    axis 0 for the ensemble's prediction, or pass the result to :func:`entropy_decomposition`.
+    axis 0 for the ensemble's prediction, or pass the result to
+    :func:`entropy_decomposition`.
     """
     from trustworthy_lib.models import predict_logits
 
@@ -663,7 +711,8 @@ def ensemble_predict(
     shapes = {lg.shape for lg in logits}
     if len(shapes) != 1:
         raise ValueError(
-            f"ensemble members disagree on the output shape: {sorted(shapes)}; they must share the classes"
+            f"ensemble members disagree on the output shape: {sorted(shapes)}; they "
+            "must share the classes"
         )
     if logits[0].ndim != 2:
         raise ValueError(

@@ -46,8 +46,8 @@ def get_device(prefer: str | None = None) -> torch.device:
     if choice.startswith("cuda"):
         if not torch.cuda.is_available():
             raise RuntimeError(
-                f"device {choice!r} was requested but CUDA is not available on this machine; "
-                "use 'cpu' or leave the choice to get_device()"
+                f"device {choice!r} was requested but CUDA is not available on this "
+                "machine; use 'cpu' or leave the choice to get_device()"
             )
         return torch.device(choice)
     raise ValueError(f"unknown device {choice!r}; use 'cpu', 'cuda' or 'auto'")
@@ -101,8 +101,9 @@ def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generato
 
 @contextmanager
 def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """Inside this ``with`` block ``model`` is in evaluation mode; on exit every submodule
-    gets back exactly the mode it had (a model with some layers in training mode stays so).
+    """Inside this ``with`` block ``model`` is in evaluation mode; on exit every
+    submodule gets back exactly the mode it had (a model with some layers in training
+    mode stays so).
 
     >>> with eval_mode(model):  # doctest: +SKIP
     ...     logits = model(x)

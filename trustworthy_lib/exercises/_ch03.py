@@ -42,24 +42,24 @@ register(
         id="ch03-tpr-unprivileged",
         chapter="03",
         question=(
-            "From the confusion counts of the Black or Hispanic group (not_blhisp == 0), "
-            "compute its true positive rate: the share of its actual high spenders that "
-            "the model selects."
+            "From the confusion counts of the Black or Hispanic group (not_blhisp == "
+            "0), compute its true positive rate: the share of its actual high spenders "
+            "that the model selects."
         ),
         solve=lambda y_true, y_pred, protected: _tpr(
             y_true, y_pred, protected, UNPRIVILEGED
         ),
         hint=(
-            "TPR = TP / (TP + FN): count the group's people with label 1, and the share "
-            "of them with decision 1."
+            "TPR = TP / (TP + FN): count the group's people with label 1, and the "
+            "share of them with decision 1."
         ),
         mistakes=(
             Mistake(
                 lambda y_true, y_pred, protected: _tpr(
                     y_true, y_pred, protected, UNPRIVILEGED, positive=0
                 ),
-                "That is TN / (TN + FP), the rate for the wrong positive class. Label 1 "
-                "(high spender, selected) is the positive class here.",
+                "That is TN / (TN + FP), the rate for the wrong positive class. Label "
+                "1 (high spender, selected) is the positive class here.",
             ),
             Mistake(
                 lambda y_true, y_pred, protected: _tpr(
@@ -117,7 +117,8 @@ register(
                     _selection_rate(y_pred, protected, UNPRIVILEGED)
                     - _selection_rate(y_pred, protected, PRIVILEGED)
                 ),
-                "That is the statistical parity difference. Disparate impact is a ratio.",
+                "That is the statistical parity difference. Disparate impact is a "
+                "ratio.",
             ),
         ),
     )

@@ -11,7 +11,8 @@ def _grads(grads) -> np.ndarray:
     g = np.asarray(grads, dtype=float)
     if g.ndim != 3:
         raise ValueError(
-            f"grads must be one image's gradients of shape (channels, h, w), got {g.shape}"
+            "grads must be one image's gradients of shape (channels, h, w), got "
+            f"{g.shape}"
         )
     return g
 
@@ -26,8 +27,8 @@ register(
         ),
         solve=lambda grads: _grads(grads).mean(axis=(1, 2)),
         hint=(
-            "alpha_k is the average of the gradient over the h x w positions of feature "
-            "map k: one number per channel (1,280 here)."
+            "alpha_k is the average of the gradient over the h x w positions of "
+            "feature map k: one number per channel (1,280 here)."
         ),
         rtol=1e-4,
         atol=1e-9,
