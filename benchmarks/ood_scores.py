@@ -146,8 +146,7 @@ def run(args) -> int:
         pytorch_ood_tied(train, labels, test),
     )
 
-    # 1. the lesson's loop, timed once (it is the slow one), against the median of our
-    # runs
+    # 1. the lesson's loop, timed once (the slow one), against the median of our runs
     t_lesson_fit, (mean, covariance) = timed(lesson_fit, train)
     t_loop, loop_scores = timed(lesson_scores, test, mean, covariance)
     fit_times, score_times = [], []

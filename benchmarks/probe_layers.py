@@ -2,8 +2,8 @@
 
 Run it from the repository root:
 
-    .venv/bin/python benchmarks/probe_layers.py [--n 1000] [--batch-size 32] [--repeats
-    3]
+    .venv/bin/python benchmarks/probe_layers.py \\
+        [--n 1000] [--batch-size 32] [--repeats 3]
 
 On ``--n`` Rotten Tomatoes reviews from ``data/`` and the offline MiniLM-L6 (6 layers
 plus the embedding layer), it times, side by side in one process:

@@ -111,8 +111,7 @@ def day_plan(minutes: list[tuple[str, float]], limit: float) -> list[list[str]]:
     for _, m in minutes:
         prefix.append(prefix[-1] + m)
     inf = float("inf")
-    # best[k][i]: the shortest possible longest day when the first i chapters take k
-    # days
+    # best[k][i]: the shortest possible longest day if the first i chapters take k days
     best = [[inf] * (n + 1) for _ in range(n + 1)]
     cut = [[0] * (n + 1) for _ in range(n + 1)]
     best[0][0] = 0.0

@@ -50,8 +50,7 @@ def test_ece_agrees_with_torchmetrics(seed, n_bins, dtype):
 
 
 def test_ece_agrees_with_torchmetrics_on_bin_edges_and_certainty():
-    # confidences exactly on bin edges (0.4, 0.6) and exactly 1.0 must be binned the
-    # same way
+    # confidences exactly on bin edges (0.4, 0.6) and exactly 1.0 must bin the same way
     p = np.array(
         [
             [0.4, 0.3, 0.3],
@@ -196,8 +195,7 @@ def test_temperature_scaler_keeps_tensor_type():
     assert torch.allclose(out, torch.as_tensor(z) / ts.temperature_)
 
 
-# --- bad input
-# -------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------
 
 
 def test_logits_instead_of_probabilities_suggest_softmax():

@@ -93,8 +93,8 @@ def test_group_metrics_equals_aif360(seed, n, p_priv, privileged, unprivileged):
 
 
 def test_group_metrics_known_values():
-    # unprivileged (a=0): y=[1,1,0,0], yhat=[1,0,1,0]; privileged (a=1): y=[1,0,0,0],
-    # yhat=[1,1,0,0]
+    # unprivileged (a=0): y=[1,1,0,0], yhat=[1,0,1,0];
+    # privileged (a=1): y=[1,0,0,0], yhat=[1,1,0,0]
     y = [1, 1, 0, 0, 1, 0, 0, 0]
     yhat = [1, 0, 1, 0, 1, 1, 0, 0]
     a = [0, 0, 0, 0, 1, 1, 1, 1]
@@ -773,8 +773,7 @@ def test_paired_bootstrap_difference_bad_inputs():
 
 
 def test_positive_probability_normalises_group_values(fitted_optimizer):
-    # fitted on integer groups 0/1; the same groups given as strings must not become "no
-    # rule"
+    # fitted on integer groups 0/1; the same groups as strings must not become "no rule"
     to, model, x, a = fitted_optimizer
     scores = model.predict_proba(x)[:, 1]
     as_int = positive_probability(to, scores, a)

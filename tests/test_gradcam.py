@@ -157,8 +157,7 @@ def test_occlusion_map_finds_the_evidence_and_matches_a_loop():
         and np.allclose(heat[8:, :], 0)
         and np.allclose(heat[:, 8:], 0)
     )
-    # agrees with the readable per-patch loop, with overlapping patches and a non-tiling
-    # stride
+    # agrees with the readable per-patch loop (overlapping patches, non-tiling stride)
     x = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(0))
     heat = occlusion_map(
         model,

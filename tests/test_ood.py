@@ -696,8 +696,7 @@ def test_fpr_at_tpr_with_id_positive_agrees_with_roc_curve(tied_scores, tpr):
 def test_fpr_at_tpr_two_definitions_differ_by_hand():
     s_id = np.arange(20.0)  # ID scores 0..19
     s_ood = np.arange(20.0) + 10  # OOD scores 10..29
-    # OOD positive: flag 19 of 20 outliers -> tau = 11; ID scores 11..19 are flagged:
-    # 9/20
+    # OOD positive: flag 19 of 20 outliers -> tau = 11; ID scores 11..19 flagged: 9/20
     assert fpr_at_tpr(s_id, s_ood, positive="ood") == pytest.approx(9 / 20)
     # ID positive: keep 19 of 20 ID -> tau = 18; OOD scores 10..18 are kept: 9/20
     assert fpr_at_tpr(s_id, s_ood, positive="id") == pytest.approx(9 / 20)

@@ -94,8 +94,7 @@ def test_layer_embeddings_one_pass_per_batch_equals_per_layer(
     finally:
         counter.handle.remove()
     np.testing.assert_array_equal(emb, np.stack(per_layer))
-    # each text on its own (no padding at all) gives the same vectors, in the original
-    # order
+    # each text on its own (no padding at all) gives the same vectors, in original order
     for i in [0, 1, 6, 9]:
         enc = tokenizer([TEXTS[i]], return_tensors="pt")
         with torch.no_grad():
@@ -316,8 +315,7 @@ def test_probe_accuracy_by_layer_bad_inputs():
 
 
 def test_cached_noisy_embeddings_depend_on_batch_size(tiny_bert, tokenizer, tmp_path):
-    # the injected noise depends on the batch shapes, so batch_size must be part of the
-    # key
+    # the injected noise depends on the batch shapes, so batch_size must be in the key
     kwargs = dict(noise_layer=1, noise_scale=1.0, directory=tmp_path, progress=False)
     by_4 = cached_layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=4, **kwargs)
     by_3 = cached_layer_embeddings(tiny_bert, tokenizer, TEXTS, batch_size=3, **kwargs)

@@ -197,8 +197,7 @@ def test_push_to_hub_skips_the_placeholder_repo_id(monkeypatch, capsys):
 def test_load_model_refuses_a_weights_name_outside_its_folder(tmp_path, name):
     folder = tmp_path / "release"
     save_model(_model(), folder, {"num_classes": 2})
-    # a real weights file where the escaping name would lead, so only the name check
-    # stops it
+    # a real weights file where the escaping name leads: only the name check stops it
     (tmp_path / "model.safetensors").write_bytes(
         (folder / "model.safetensors").read_bytes()
     )

@@ -220,8 +220,7 @@ class Dom(HTMLParser):
     def handle_endtag(self, tag):
         if tag in self.VOID:
             return
-        # pop to the matching tag (the DOM dump is well formed; this only guards odd
-        # markup)
+        # pop to the matching tag (the DOM dump is well formed; this guards odd markup)
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
                 del self.stack[i:]

@@ -277,8 +277,7 @@ def test_variance_decomposition_scalar_variance_and_bad_input():
         variance_decomposition(np.zeros(3), 1.0)
 
 
-# --- Gaussian NLL against torch
-# ---------------------------------------------------------
+# --- Gaussian NLL against torch -------------------------------------------------------
 
 
 @pytest.mark.parametrize("full", [False, True])
@@ -328,8 +327,7 @@ def test_mc_dropout_tau_known_value_and_bad_input():
         mc_dropout_tau(1.0, 0.1, 0, 1e-3)
 
 
-# --- MC dropout and ensembles
-# -----------------------------------------------------------
+# --- MC dropout and ensembles ---------------------------------------------------------
 
 
 class NetWithBatchNorm(nn.Module):
@@ -492,8 +490,7 @@ def test_gaussian_nll_refuses_a_variance_that_broadcasts_to_a_matrix():
     mean, target = torch.zeros(5), torch.arange(5.0)
     with pytest.raises(ValueError, match="shape"):
         gaussian_nll(mean, target, torch.ones(5, 1))
-    # a per-sample variance of shape (N,) and a shared scalar-like (N, 1) for (N, 1)
-    # means work
+    # for (N, 1) means, a per-sample variance of shape (N,) and a shared (N, 1) work
     var = torch.linspace(0.5, 2.0, 5)
     expected = nn.functional.gaussian_nll_loss(mean, target, var, full=True)
     assert gaussian_nll(mean, target, var, full=True).item() == pytest.approx(

@@ -176,8 +176,8 @@ def gradcam(
     Returns
     -------
     np.ndarray
-        float32 (H, W) for a single image, (N, H, W) for a batch of N > 1, values in [0,
-        1].
+        float32 (H, W) for a single image, (N, H, W) for a batch of N > 1, values
+        in [0, 1].
     """
     x, single = _as_batch(input_tensor)
     _, layer = resolve_layer(model, target_layer)

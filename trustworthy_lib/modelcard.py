@@ -68,8 +68,8 @@ REQUIRED_SECTIONS = (
 #: The metadata keys :func:`validate_model_card` requires in the YAML block.
 REQUIRED_METADATA = ("license", "tags", "datasets", "metrics", "model-index")
 
-# : The marker written into a section (and searched for by the checks) when a metric is
-# missing.
+#: The marker written into a section (and searched for by the checks) when a metric
+#: is missing.
 NOT_MEASURED = "Not measured"
 
 # argument name -> section heading, for the sections that hold measured values
@@ -80,10 +80,10 @@ _METRIC_SECTIONS = {
     "ood": "Out-of-distribution behaviour",
 }
 
-# : The lesson's list of what a shared model must document, mapped to where the card
-# says it: : ``(item, section, bullet labels that the section must contain)``. An empty
-# tuple of labels : means the section must be present, non-empty and free of "Not
-# measured".
+#: The lesson's list of what a shared model must document, mapped to where the card
+#: says it: ``(item, section, bullet labels that the section must contain)``. An empty
+#: tuple of labels means the section must be present, non-empty and free of "Not
+#: measured".
 LESSON_CHECKLIST = (
     (
         "Architecture, hyperparameters and training procedure",

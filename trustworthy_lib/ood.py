@@ -459,8 +459,7 @@ class KNN:
                 dtype
             )
             sq = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + bank_sq
-            # the k-th smallest is the largest of the k smallest (topk is faster than
-            # kthvalue)
+            # the k-th smallest is the largest of the k smallest (topk beats kthvalue)
             kth = torch.topk(
                 sq, self.k, dim=1, largest=False, sorted=False
             ).values.amax(dim=1)

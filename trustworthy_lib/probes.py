@@ -468,8 +468,8 @@ def wilson_interval(correct, total, z: float = 1.96) -> tuple[np.ndarray, np.nda
               \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}
              {1 + \frac{z^2}{n}}
 
-    Works element-wise on arrays. Unlike the normal approximation it stays inside [0,
-    1].
+    Works element-wise on arrays. Unlike the normal approximation it stays inside
+    [0, 1].
     """
     k = np.asarray(correct, dtype=np.float64)
     n = np.asarray(total, dtype=np.float64)

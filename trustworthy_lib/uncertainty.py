@@ -254,8 +254,7 @@ def maxnorm_loss(
     wrong = y <= 0
     s = alpha.sum(dim=1)
     s_hat = (alpha * wrong).sum(dim=1)
-    # log of each term inside the second bracket; the correct class contributes nothing
-    # (-inf)
+    # log of each term in the second bracket; the true class adds nothing (-inf)
     term_k = torch.where(
         wrong,
         torch.lgamma(alpha + p) - torch.lgamma(alpha),
