@@ -87,6 +87,9 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``cache_dir``, ``config_key``, ``encode_labels``, ``extract_features``,
   ``predict_logits``, ``SmallCNN``, ``train_classifier``, ``train_or_load``,
   ``training_code_version``, ``workbook_cnn``
+* :mod:`trustworthy_lib.training` -- the one training loop (Adam, device, modes, bar,
+  history) behind the classifier, contrastive and regression trainers:
+  ``BatchLoss``, ``ShuffledBatches``, ``fit``
 * :mod:`trustworthy_lib.contrastive` -- supervised contrastive learning for
   distance-based OOD detection:
   ``ContrastiveCNN``, ``augment``, ``contrastive_cnn``,

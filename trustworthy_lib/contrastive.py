@@ -17,7 +17,6 @@ else is pushed apart. Distance-based OOD detectors (:class:`trustworthy_lib.ood.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from trustworthy_lib.models import SmallCNN, _as_tensor, encode_labels, train_or_load
-from trustworthy_lib.utils import get_device
+from trustworthy_lib.training import BatchLoss, ShuffledBatches, fit
 
 __all__ = [
     "ContrastiveCNN",
@@ -202,8 +201,6 @@ def train_contrastive(
     batches. Returns the mean loss per epoch and the wall time in seconds; the model is
     left in eval mode on ``device``.
     """
-    from tqdm.auto import tqdm
-
     x = _as_tensor(x)
     if len(x) == 0:
         raise ValueError("cannot train on an empty data set")
@@ -217,44 +214,30 @@ def train_contrastive(
         raise ValueError(
             f"batch_size must be at least 2 for a contrastive loss, got {batch_size}"
         )
-    device = torch.device(device) if device is not None else get_device()
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    order_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1)
-    history = {"loss": []}
-    start = time.perf_counter()
-    steps = epochs * ((len(x) + batch_size - 1) // batch_size)
-    bar = tqdm(
-        total=steps,
+
+    def two_views(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        xb = x[idx]  # augmented on the CPU, where aug_gen draws
+        views = torch.cat([augment(xb, aug_gen), augment(xb, aug_gen)])
+        return views, None if y is None else y[idx]
+
+    def batch_loss(model: nn.Module, batch) -> BatchLoss:
+        views, yb = batch
+        emb = model(views)  # (2B, P): first all first views, then all second views
+        emb = torch.stack(emb.chunk(2), dim=1)  # (B, 2, P)
+        return BatchLoss(supervised_contrastive_loss(emb, yb, temperature), len(emb))
+
+    return fit(
+        model,
+        batch_loss,
+        ShuffledBatches(len(x), batch_size, two_views, seed=seed),
+        epochs=epochs,
+        lr=lr,
+        device=device,
+        progress=progress,
         desc=f"contrastive training {type(model).__name__}",
-        disable=not progress,
-        leave=False,
+        bar_per="step",
     )
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(x), generator=order_gen)
-        total = 0.0
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            xb = x[idx]
-            views = torch.cat([augment(xb, aug_gen), augment(xb, aug_gen)]).to(device)
-            emb = model(views)  # (2B, P): first all first views, then all second views
-            emb = torch.stack(emb.chunk(2), dim=1)  # (B, 2, P)
-            loss = supervised_contrastive_loss(
-                emb, None if y is None else y[idx].to(device), temperature
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        history["loss"].append(total / len(x))
-    bar.close()
-    model.eval()
-    history["train_seconds"] = time.perf_counter() - start
-    return history
 
 
 def contrastive_cnn(

@@ -12,21 +12,23 @@ import hashlib
 import inspect
 import json
 import os
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
 from torch import nn
 
+from trustworthy_lib import training
 from trustworthy_lib._cache import (
     CacheWarning,
     atomic_path,
     sha256_file,
     write_text_atomic,
 )
+from trustworthy_lib.training import BatchLoss, ShuffledBatches, fit
 from trustworthy_lib.utils import eval_mode, get_device
 
 __all__ = [
@@ -140,8 +142,6 @@ def train_classifier(
     loss and accuracy per epoch and the wall time in seconds. The model is left in
     eval mode on ``device``.
     """
-    from tqdm.auto import tqdm
-
     x = _as_tensor(x)
     y = _as_tensor(y, torch.long)
     if len(x) != len(y):
@@ -150,44 +150,35 @@ def train_classifier(
         raise ValueError("cannot train on an empty data set")
     if torch.isnan(x).any():
         raise ValueError("x contains NaN values")
-    device = torch.device(device) if device is not None else get_device()
-    model.to(device)
     loss_fn = loss_fn or nn.functional.cross_entropy
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    history = {"loss": [], "accuracy": []}
-    start = time.perf_counter()
-    bar = tqdm(
-        range(epochs),
+
+    def batch_loss(model: nn.Module, batch) -> BatchLoss:
+        xb, yb = batch
+        logits = model(xb)
+        correct = (logits.argmax(1) == yb).sum()
+        return BatchLoss(loss_fn(logits, yb), len(yb), {"accuracy": correct})
+
+    history = fit(
+        model,
+        batch_loss,
+        ShuffledBatches(len(x), batch_size, lambda idx: (x[idx], y[idx]), seed=seed),
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        device=device,
+        progress=progress,
         desc=f"training {type(model).__name__}",
-        disable=not progress,
-        leave=False,
     )
-    for _ in bar:
-        model.train()
-        order = torch.randperm(len(x), generator=gen)
-        total_loss, correct = 0.0, 0
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            opt.zero_grad()
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            loss.backward()
-            opt.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
-        history["loss"].append(total_loss / len(x))
-        history["accuracy"].append(correct / len(x))
-        bar.set_postfix(
-            loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}"
-        )
-    model.eval()
-    history["train_seconds"] = time.perf_counter() - start
-    return history
+    return {
+        "loss": history["loss"],
+        "accuracy": history.get("accuracy", []),
+        "train_seconds": history["train_seconds"],
+    }
 
 
-_TRAINING_LOOPS: tuple[Callable, ...] = (train_classifier,)
+# Code whose source is part of every cache key, so that an edit to it retrains every
+# cached model: the shared loop (the whole module) and the classifier built on it.
+_TRAINING_LOOPS: tuple[Callable | ModuleType, ...] = (training, train_classifier)
 
 
 @torch.no_grad()
@@ -252,11 +243,12 @@ def _source(fn) -> str:
 
 
 def training_code_version(*functions: Callable) -> str:
-    """A SHA-256 (16 hex digits) of the source of the training loop and of ``functions``.
+    """A SHA-256 (16 hex digits) of the source of the training loops and of ``functions``.
 
-    It is part of every cache key, so editing the training loop (or the ``build`` and
-    ``train`` functions handed to :func:`train_or_load`) retrains instead of reusing
-    weights made by the old code.
+    The loops are the shared one (the whole :mod:`trustworthy_lib.training` module) and
+    :func:`train_classifier`. The version is part of every cache key, so editing them
+    (or the ``build`` and ``train`` functions handed to :func:`train_or_load`) retrains
+    instead of reusing weights made by the old code.
     """
     h = hashlib.sha256()
     for fn in (*_TRAINING_LOOPS, *functions):

@@ -13,7 +13,6 @@ variances per input (see :func:`trustworthy_lib.uncertainty.variance_decompositi
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -256,8 +255,7 @@ def fit_regressor(
     The learning rate decays by cosine annealing to 1 % of ``lr``. The model is left in eval mode.
     Training runs on ``num_threads`` CPU threads (see :func:`torch_threads`).
     """
-    from tqdm.auto import tqdm
-
+    from trustworthy_lib.training import BatchLoss, fit
     from trustworthy_lib.utils import get_device
 
     if loss not in ("mse", "gaussian_nll"):
@@ -270,44 +268,40 @@ def fit_regressor(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     x, y = _check_xy(x, y)
     device = torch.device(device) if device is not None else get_device()
-    model.to(device)
-    x, y = x.to(device), y.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-        opt, T_max=steps, eta_min=lr / 100
-    )
-    history = []
-    start = time.perf_counter()
-    model.train()
+    x, y = x.to(device), y.to(device)  # once, not at every step
+
+    def batch_loss(model: nn.Module, batch) -> BatchLoss:
+        x, y = batch
+        if loss == "mse":
+            data_loss = 0.5 * ((model(x)[..., 0] - y) ** 2).mean(dim=1).sum()
+        else:
+            mean, var = model.mean_var(x)
+            nll = gaussian_nll(mean, y.expand_as(mean), var, reduction="none")
+            data_loss = nll.mean(dim=1).sum()
+        penalty = weight_decay * l2_penalty(model) if weight_decay > 0 else None
+        return BatchLoss(data_loss, penalty=penalty)
+
     with torch_threads(num_threads):
-        for step in tqdm(
-            range(steps),
+        # one full batch per "epoch": an epoch is a step
+        history = fit(
+            model,
+            batch_loss,
+            [(x, y)],
+            epochs=steps,
+            lr=lr,
+            final_lr=lr / 100,
+            device=device,
+            progress=progress,
             desc=f"fitting {loss} regressor",
-            disable=not progress,
-            leave=False,
-        ):
-            opt.zero_grad()
-            if loss == "mse":
-                data_loss = 0.5 * ((model(x)[..., 0] - y) ** 2).mean(dim=1).sum()
-            else:
-                mean, var = model.mean_var(x)
-                data_loss = (
-                    gaussian_nll(mean, y.expand_as(mean), var, reduction="none")
-                    .mean(dim=1)
-                    .sum()
-                )
-            total = (
-                data_loss + weight_decay * l2_penalty(model)
-                if weight_decay > 0
-                else data_loss
-            )
-            total.backward()
-            opt.step()
-            sched.step()
-            if step % 50 == 0 or step == steps - 1:
-                history.append(data_loss.item() / model.members)
-    model.eval()
-    return {"loss": history, "train_seconds": time.perf_counter() - start}
+        )
+    return {
+        "loss": [
+            value / model.members
+            for step, value in enumerate(history["loss"])
+            if step % 50 == 0 or step == steps - 1
+        ],
+        "train_seconds": history["train_seconds"],
+    }
 
 
 def toy_regressor(
