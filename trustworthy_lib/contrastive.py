@@ -1,16 +1,17 @@
-"""Contrastive feature learning: the supervised-contrastive (SupCon) / SimCLR loss and a small trainer.
+"""Contrastive feature learning: the SupCon / SimCLR loss and a small trainer.
 
 A contrastive loss shapes a feature space directly: views of the same image (and, with
 labels, images of the same class) are pulled together on the unit sphere, everything
 else is pushed apart. Distance-based OOD detectors (:class:`trustworthy_lib.ood.KNN`,
 :class:`trustworthy_lib.ood.Mahalanobis`) then work on that space.
 
-* :func:`supervised_contrastive_loss` -- Khosla et al. (2020); with ``labels=None`` it is
-  SimCLR's NT-Xent loss (Chen et al., 2020).
+* :func:`supervised_contrastive_loss` -- the supervised-contrastive (SupCon) loss of
+  Khosla et al. (2020); with ``labels=None`` it is SimCLR's NT-Xent loss (Chen et al.,
+  2020).
 * :func:`augment` -- random, batched image augmentations (shift, scale, flip, contrast).
 * :class:`ContrastiveCNN` -- the workbook's :class:`~trustworthy_lib.models.SmallCNN`
   backbone with a projection head instead of a classifier.
-* :func:`train_contrastive` -- the training loop (tqdm bar, CPU or CUDA);
+* :func:`train_contrastive` -- the trainer (on :func:`trustworthy_lib.training.fit`);
   :func:`contrastive_cnn` trains once and caches with
   :func:`~trustworthy_lib.models.train_or_load`.
 """
@@ -39,16 +40,18 @@ __all__ = [
 def supervised_contrastive_loss(
     features: torch.Tensor, labels=None, temperature: float = 0.1
 ) -> torch.Tensor:
-    r"""Supervised contrastive loss (SupCon, Khosla et al. 2020), or SimCLR's NT-Xent without labels.
+    r"""Supervised contrastive loss (SupCon), or SimCLR's NT-Xent without labels.
 
-    Every view of every sample is an anchor :math:`i`. Its positives :math:`P(i)` are the
-    other views of the same sample and, when ``labels`` are given, every view of every
-    sample with the same label; :math:`A(i)` is every view except :math:`i` itself. With
-    L2-normalised embeddings :math:`z`,
+    SupCon is the loss of Khosla et al. (2020). Every view of every sample is an anchor
+    :math:`i`. Its positives :math:`P(i)` are the other views of the same sample and,
+    when ``labels`` are given, every view of every sample with the same label;
+    :math:`A(i)` is every view except :math:`i` itself. With L2-normalised embeddings
+    :math:`z`,
 
     .. math::
         \mathcal{L} = \frac{1}{|I|} \sum_{i \in I} \frac{-1}{|P(i)|} \sum_{p \in P(i)}
-        \log \frac{\exp(z_i \cdot z_p / \tau)}{\sum_{a \in A(i)} \exp(z_i \cdot z_a / \tau)}
+        \log \frac{\exp(z_i \cdot z_p / \tau)}
+                   {\sum_{a \in A(i)} \exp(z_i \cdot z_a / \tau)}
 
     (the :math:`\mathcal{L}^{sup}_{out}` form of Khosla et al., *Supervised Contrastive
     Learning*, NeurIPS 2020). Anchors without any positive are left out of the mean.
@@ -61,8 +64,8 @@ def supervised_contrastive_loss(
         Tensor of shape (N, V, D): V >= 1 views of each of N samples, D-dimensional.
         They are L2-normalised here. A (N, D) tensor is read as one view per sample.
     labels:
-        Optional (N,) integer class labels. Without labels every sample is its own class,
-        so V must be at least 2.
+        Optional (N,) integer class labels. Without labels every sample is its own
+        class, so V must be at least 2.
     temperature:
         :math:`\tau > 0`; smaller values sharpen the contrast.
 
@@ -76,7 +79,8 @@ def supervised_contrastive_loss(
         features = features.unsqueeze(1)
     if features.dim() != 3:
         raise ValueError(
-            f"features must have shape (N, views, D) or (N, D), got {tuple(features.shape)}"
+            "features must have shape (N, views, D) or (N, D), "
+            f"got {tuple(features.shape)}"
         )
     n, v, _ = features.shape
     if n == 0 or features.shape[2] == 0:
@@ -99,7 +103,8 @@ def supervised_contrastive_loss(
         ).to(device)
         if ids.dim() != 1 or len(ids) != n:
             raise ValueError(
-                f"labels must be 1-D with one label per sample: got shape {tuple(ids.shape)} for {n} samples"
+                "labels must be 1-D with one label per sample: "
+                f"got shape {tuple(ids.shape)} for {n} samples"
             )
         if ids.is_floating_point():
             raise ValueError(f"labels must be integer class ids, got dtype {ids.dtype}")
@@ -116,7 +121,8 @@ def supervised_contrastive_loss(
     has_pos = n_pos > 0
     if not has_pos.any():
         raise ValueError(
-            "no anchor has a positive: every label occurs once and there is one view per sample"
+            "no anchor has a positive: every label occurs once and there is one "
+            "view per sample"
         )
     mean_log_prob_pos = (
         log_prob.masked_fill(~positive, 0.0).sum(1)[has_pos] / n_pos[has_pos]
@@ -127,11 +133,12 @@ def supervised_contrastive_loss(
 def augment(
     x: torch.Tensor, generator: torch.Generator | None = None, max_shift: float = 3.0
 ) -> torch.Tensor:
-    """Randomly shift (up to ``max_shift`` pixels), rescale (0.9-1.1), mirror and re-contrast images.
+    """Randomly shift, rescale, mirror and re-contrast a batch of images.
 
-    ``x`` is a batch of images of shape (N, 28, 28) or (N, 1, 28, 28) with values in
-    [0, 1]; returns (N, 1, 28, 28). One affine warp (``grid_sample``) transforms the whole
-    batch; the random draws come from ``generator`` (on the CPU) so runs are reproducible.
+    Shifts are up to ``max_shift`` pixels, scales 0.9-1.1. ``x`` is a batch of images of
+    shape (N, 28, 28) or (N, 1, 28, 28) with values in [0, 1]; returns (N, 1, 28, 28).
+    One affine warp (``grid_sample``) transforms the whole batch; the random draws come
+    from ``generator`` (on the CPU) so runs are reproducible.
     """
     x = SmallCNN._as_4d(x)
     n, device = x.shape[0], x.device
@@ -155,12 +162,12 @@ def augment(
 
 
 class ContrastiveCNN(nn.Module):
-    """The workbook's SmallCNN backbone with a projection head, for contrastive training.
+    """The workbook's SmallCNN backbone and a projection head, for contrastive training.
 
     ``features(x)`` gives the 128-d backbone features (the same layers, and so the same
     shape, as :meth:`SmallCNN.features`); these are what the OOD detectors use.
-    ``forward(x)`` gives the L2-normalised ``projection_dim`` embedding that the loss sees
-    (Chen et al. 2020 found a projection head gives better backbone features).
+    ``forward(x)`` gives the L2-normalised ``projection_dim`` embedding that the loss
+    sees (Chen et al. 2020 found a projection head gives better backbone features).
     """
 
     def __init__(self, hidden: int = 128, projection_dim: int = 64):
@@ -193,13 +200,14 @@ def train_contrastive(
     device=None,
     progress: bool = True,
 ) -> dict:
-    """Train ``model`` with :func:`supervised_contrastive_loss` on two augmented views per image.
+    """Train ``model`` with :func:`supervised_contrastive_loss` on two views per image.
 
-    With labels ``y`` (0..C-1) the loss is supervised (SupCon); with ``y=None`` it is
-    SimCLR's. Adam; batches and augmentations are drawn from generators seeded with
-    ``seed``, so two runs on the CPU give the same weights. A tqdm bar shows progress over
-    batches. Returns the mean loss per epoch and the wall time in seconds; the model is
-    left in eval mode on ``device``.
+    Each image's two views are drawn with :func:`augment`. With labels ``y`` (0..C-1)
+    the loss is supervised (SupCon); with ``y=None`` it is SimCLR's. Adam, through
+    :func:`trustworthy_lib.training.fit`; batches and augmentations are drawn from
+    generators seeded with ``seed`` and ``seed + 1``, so two runs on the CPU give the
+    same weights. A tqdm bar shows progress over batches. Returns the mean loss per
+    epoch and the wall time in seconds; the model is left in eval mode on ``device``.
     """
     x = _as_tensor(x)
     if len(x) == 0:
@@ -255,13 +263,14 @@ def contrastive_cnn(
     progress: bool = True,
     directory: Path | str | None = None,
 ) -> tuple[ContrastiveCNN, dict]:
-    """Return a :class:`ContrastiveCNN` trained on Fashion-MNIST ID classes, trained once and cached.
+    """Return a :class:`ContrastiveCNN` trained on Fashion-MNIST ID classes, cached.
 
-    It trains on the shipped pack's first ``train_per_class`` training images of each
-    ID class (``None``: all of them), with the supervised loss (``supervised=True``) or
-    SimCLR's, and caches the weights with :func:`~trustworthy_lib.models.train_or_load`
-    under the name ``"contrastive_cnn"``, keyed by every argument that changes them.
-    The defaults keep a cold run to about half a minute on a 2-core CPU.
+    It trains once on the shipped pack's first ``train_per_class`` training images of
+    each ID class (``None``: all of them), with the supervised loss
+    (``supervised=True``) or SimCLR's, and caches the weights with
+    :func:`~trustworthy_lib.models.train_or_load` under the name ``"contrastive_cnn"``,
+    keyed by every argument that changes them. The defaults keep a cold run to about
+    half a minute on a 2-core CPU.
     """
     from trustworthy_lib.data import load_fashion_mnist
 

@@ -1,4 +1,4 @@
-"""The workbook's small Fashion-MNIST CNN, its training loop, and an on-disk model cache.
+"""The workbook's small Fashion-MNIST CNN, its trainer, and an on-disk model cache.
 
 Models are trained once and reused across chapters. :func:`train_or_load` keys the
 cache by a model name plus a JSON configuration (which must include the seed), so a
@@ -46,7 +46,7 @@ __all__ = [
 
 
 class SmallCNN(nn.Module):
-    """Two conv blocks and a two-layer head, as in the lesson's Fashion-MNIST OOD episode.
+    """Two conv blocks and a 2-layer head, as in the lesson's Fashion-MNIST OOD episode.
 
     ``conv(1->32) -> ReLU -> maxpool -> conv(32->64) -> ReLU -> maxpool -> flatten ->
     dropout -> linear(3136->128) -> ReLU -> dropout -> linear(128->num_classes)``.
@@ -82,7 +82,8 @@ class SmallCNN(nn.Module):
             x = x.unsqueeze(1)
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(
-                f"expected images of shape (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}"
+                "expected images of shape (N, 28, 28) or (N, 1, 28, 28), "
+                f"got {tuple(x.shape)}"
             )
         return x
 
@@ -105,7 +106,8 @@ def encode_labels(y, classes) -> np.ndarray:
     unknown = np.setdiff1d(np.unique(y), classes)
     if unknown.size:
         raise ValueError(
-            f"labels contain class id(s) {unknown.tolist()} that are not in classes={classes.tolist()}"
+            f"labels contain class id(s) {unknown.tolist()} that are not in "
+            f"classes={classes.tolist()}"
         )
     lookup = np.full(int(max(classes.max(), y.max())) + 1, -1, dtype=np.int64)
     lookup[classes] = np.arange(len(classes))
@@ -136,11 +138,12 @@ def train_classifier(
 ) -> dict:
     """Train ``model`` with Adam on (x, y) and return its history.
 
-    Labels must already be 0..C-1 (see :func:`encode_labels`). The batch order comes
-    from a generator seeded with ``seed``, so two runs give the same weights on the
-    CPU. A tqdm bar shows progress over epochs. Returns a dict with the mean training
-    loss and accuracy per epoch and the wall time in seconds. The model is left in
-    eval mode on ``device``.
+    Labels must already be 0..C-1 (see :func:`encode_labels`). The loop is
+    :func:`trustworthy_lib.training.fit`; ``loss_fn(logits, y)`` (cross-entropy by
+    default) is minimised on minibatches whose order comes from a generator seeded with
+    ``seed``, so two runs give the same weights on the CPU. A tqdm bar shows progress
+    over epochs. Returns a dict with the mean training loss and accuracy per epoch and
+    the wall time in seconds. The model is left in eval mode on ``device``.
     """
     x = _as_tensor(x)
     y = _as_tensor(y, torch.long)
@@ -185,7 +188,7 @@ _TRAINING_LOOPS: tuple[Callable | ModuleType, ...] = (training, train_classifier
 def predict_logits(
     model: nn.Module, x, batch_size: int = 2048, device=None
 ) -> np.ndarray:
-    """Return the model's logits for ``x`` as a float32 array, computed in eval mode in batches."""
+    """Return the model's logits for ``x`` as a float32 array (eval mode, batched)."""
     return _batched(model, model.forward, x, batch_size, device)
 
 
@@ -217,13 +220,13 @@ def _batched(model, fn, x, batch_size, device) -> np.ndarray:
 
 
 def cache_dir() -> Path:
-    """Folder for cached models: ``$TRUSTWORTHY_CACHE`` or ``_cache/`` in the repository."""
+    """Where cached models live: ``$TRUSTWORTHY_CACHE``, else the repo's ``_cache/``."""
     env = os.environ.get("TRUSTWORTHY_CACHE")
     return Path(env) if env else Path(__file__).resolve().parents[1] / "_cache"
 
 
 def _code_text(code) -> str:
-    """Bytecode, names and constants of a code object, nested code included, no addresses."""
+    """Bytecode, names and constants of a code object, nested code too, no addresses."""
     consts = [_code_text(c) if inspect.iscode(c) else repr(c) for c in code.co_consts]
     return repr((code.co_code, code.co_names, consts))
 
@@ -243,7 +246,7 @@ def _source(fn) -> str:
 
 
 def training_code_version(*functions: Callable) -> str:
-    """A SHA-256 (16 hex digits) of the source of the training loops and of ``functions``.
+    """A SHA-256 (16 hex digits) of the source of the training loops and ``functions``.
 
     The loops are the shared one (the whole :mod:`trustworthy_lib.training` module) and
     :func:`train_classifier`. The version is part of every cache key, so editing them
@@ -281,7 +284,8 @@ def _load_verified(model: nn.Module, weights: Path, meta: Path) -> dict | None:
         digest = sha256_file(weights)
         if digest != record["sha256"]:
             raise ValueError(
-                f"its SHA-256 is {digest[:12]}..., the record says {record['sha256'][:12]}..."
+                f"its SHA-256 is {digest[:12]}..., "
+                f"the record says {record['sha256'][:12]}..."
             )
         model.load_state_dict(load_file(str(weights)), strict=True)
         return record["info"]
@@ -294,7 +298,8 @@ def _load_verified(model: nn.Module, weights: Path, meta: Path) -> dict | None:
         SafetensorError,
     ) as err:
         warnings.warn(
-            f"cached model {weights.name} is corrupt or incomplete ({err}); retraining it",
+            f"cached model {weights.name} is corrupt or incomplete ({err}); "
+            "retraining it",
             CacheWarning,
             stacklevel=3,
         )
@@ -322,15 +327,16 @@ def train_or_load(
         ``"seed"``. A change to any value trains a new model.
     build:
         Called with no arguments to make an untrained model. It is called under
-        ``torch.manual_seed(config["seed"])`` inside :func:`torch.random.fork_rng`, so the
-        initial weights are reproducible and the global RNG state is left untouched.
+        ``torch.manual_seed(config["seed"])`` inside :func:`torch.random.fork_rng`, so
+        the initial weights are reproducible and the global RNG state is left untouched.
     train:
         Called with the model on a cache miss; returns a JSON-serialisable info dict
         (for example the history from :func:`train_classifier`).
     code:
         Further functions whose source decides the weights (a training loop that
-        ``train`` calls). Their source, with that of ``build``, ``train`` and
-        :func:`train_classifier`, is part of the key (:func:`training_code_version`).
+        ``train`` calls). Their source, with that of ``build``, ``train``, the shared
+        loop (:mod:`trustworthy_lib.training`) and :func:`train_classifier`, is part of
+        the key (:func:`training_code_version`).
 
     The weights file's SHA-256 is stored next to it and checked on load; a corrupt or
     partial file is reported with a :class:`~trustworthy_lib._cache.CacheWarning` and

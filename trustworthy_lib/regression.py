@@ -1,13 +1,14 @@
-"""A 1-D regression problem with gaps and input-dependent noise, and small nets to fit it.
+"""A 1-D regression problem with gaps and input-dependent noise, and small nets for it.
 
-The toy problem lets learners *see* uncertainty: :func:`make_toy_regression` draws inputs
-from an interval with gaps and adds Gaussian noise whose standard deviation
-:func:`noise_std` grows with ``x``. :class:`MLPEnsemble` is a small multilayer perceptron
-that holds ``M`` independent members in stacked weight tensors, so a deep ensemble trains
-in one batched, full-batch pass (``M = 1`` gives a single net). With two outputs it
-predicts a mean and a variance (a heteroscedastic net); with dropout it supports MC
-dropout. :func:`fit_regressor` trains it, :func:`toy_regressor` trains or loads it from
-the model cache, and the ``predict_*`` helpers return ``(mean, aleatoric, epistemic)``
+The toy problem lets learners *see* uncertainty: :func:`make_toy_regression` draws
+inputs from an interval with gaps and adds Gaussian noise whose standard deviation
+:func:`noise_std` grows with ``x``. :class:`MLPEnsemble` is a small multilayer
+perceptron that holds ``M`` independent members in stacked weight tensors, so a deep
+ensemble trains in one batched, full-batch pass (``M = 1`` gives a single net). With two
+outputs it predicts a mean and a variance (a heteroscedastic net); with dropout it
+supports MC dropout. :func:`fit_regressor` trains it (on the shared loop,
+:func:`trustworthy_lib.training.fit`), :func:`toy_regressor` trains or loads it from the
+model cache, and the ``predict_*`` helpers return ``(mean, aleatoric, epistemic)``
 variances per input (see :func:`trustworthy_lib.uncertainty.variance_decomposition`).
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trustworthy_lib.training import BatchLoss, fit
 from trustworthy_lib.uncertainty import (
     gaussian_nll,
     mc_dropout_samples,
@@ -76,7 +78,8 @@ def _check_gaps(x_range, gaps) -> tuple[tuple[float, float], list[tuple[float, f
         a, b = (float(v) for v in gap)
         if not lo <= a < b <= hi:
             raise ValueError(
-                f"gap {gap} must be an interval (a, b) with a < b inside x_range {x_range}"
+                f"gap {gap} must be an interval (a, b) with a < b inside "
+                f"x_range {x_range}"
             )
         if clean and a < clean[-1][1]:
             raise ValueError(f"gaps {clean[-1]} and {gap} overlap; merge them into one")
@@ -89,16 +92,19 @@ def _check_gaps(x_range, gaps) -> tuple[tuple[float, float], list[tuple[float, f
 def make_toy_regression(
     n: int, *, seed: int, x_range=X_RANGE, gaps=GAPS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` points ``(x, y)`` with x uniform on ``x_range`` minus ``gaps`` and y = f(x) + sigma(x) * eps.
+    """Draw ``n`` noisy points ``(x, y)`` of the toy problem.
 
-    Returns float32 arrays of shape (n, 1), sorted by x. The same ``seed`` gives the same
-    data; a larger ``n`` with the same seed is *not* a superset (draw again).
+    x is uniform on ``x_range`` minus ``gaps`` and y = f(x) + sigma(x) * eps, with f
+    :func:`true_function`, sigma :func:`noise_std` and eps standard normal. Returns
+    float32 arrays of shape (n, 1), sorted by x. The same ``seed`` gives the same data;
+    a larger ``n`` with the same seed is *not* a superset (draw again).
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     (lo, hi), gaps = _check_gaps(x_range, gaps)
     rng = np.random.default_rng(seed)
-    # sample on the total allowed length, then shift each point past the gaps that precede it
+    # sample on the total allowed length, then shift each point past the gaps that
+    # precede it
     allowed = (hi - lo) - sum(b - a for a, b in gaps)
     x = np.sort(lo + rng.uniform(0.0, allowed, size=n))
     for a, b in gaps:  # a loop over gaps (one or two), not over samples
@@ -117,7 +123,7 @@ def in_gap(x, gaps=GAPS) -> np.ndarray:
 
 
 class StackedLinear(nn.Module):
-    """``M`` independent linear layers applied in one batched matmul: (M, N, in) -> (M, N, out).
+    """``M`` independent linear layers in one batched matmul: (M, N, in) -> (M, N, out).
 
     Each member is initialised like :class:`torch.nn.Linear` (uniform in
     :math:`\\pm 1/\\sqrt{\\text{in}}`), independently.
@@ -138,11 +144,11 @@ class StackedLinear(nn.Module):
 
 
 class MLPEnsemble(nn.Module):
-    """``members`` independent MLPs ``1 -> hidden -> ... -> outputs`` with stacked weights.
+    """``members`` independent MLPs ``1 -> hidden -> ... -> outputs``, stacked weights.
 
     ``forward(x)`` takes x of shape (N, 1) (or (N,)) and returns (M, N, outputs). With
-    ``outputs=2`` the second output is a raw variance score; :meth:`mean_var` turns it into
-    a variance with softplus (plus ``min_var``). ``dropout > 0`` puts an
+    ``outputs=2`` the second output is a raw variance score; :meth:`mean_var` turns it
+    into a variance with softplus (plus ``min_var``). ``dropout > 0`` puts an
     :class:`torch.nn.Dropout` after every hidden activation, for MC dropout.
     """
 
@@ -161,7 +167,8 @@ class MLPEnsemble(nn.Module):
             raise ValueError("members, hidden and depth must be positive integers")
         if outputs not in (1, 2):
             raise ValueError(
-                f"outputs must be 1 (a mean) or 2 (a mean and a variance), got {outputs}"
+                "outputs must be 1 (a mean) or 2 (a mean and a variance), "
+                f"got {outputs}"
             )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -189,10 +196,11 @@ class MLPEnsemble(nn.Module):
         return self.net(x.unsqueeze(0).expand(self.members, -1, -1))
 
     def mean_var(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (mean, variance), each of shape (M, N); the variance needs ``outputs=2``."""
+        """Return (mean, variance), each of shape (M, N); needs ``outputs=2``."""
         if self.outputs != 2:
             raise ValueError(
-                "this network predicts only a mean; build it with outputs=2 for a variance"
+                "this network predicts only a mean; build it with outputs=2 for a "
+                "variance"
             )
         out = self(x)
         return out[..., 0], nn.functional.softplus(out[..., 1]) + self.min_var
@@ -200,7 +208,7 @@ class MLPEnsemble(nn.Module):
 
 @contextmanager
 def torch_threads(n: int | None):
-    """Run the block with ``torch.set_num_threads(n)`` and restore the previous setting afterwards.
+    """Run the block with ``torch.set_num_threads(n)``, then restore the previous value.
 
     The toy nets are tiny: one thread is faster than several, which mostly wait on each
     other (and, on a busy machine, spin). ``n=None`` leaves the setting alone.
@@ -215,7 +223,10 @@ def torch_threads(n: int | None):
 
 
 def l2_penalty(model: nn.Module) -> torch.Tensor:
-    """Sum of squared weights and biases, :math:`\\sum \\lVert W\\rVert^2`, over all parameters."""
+    """Sum of squared weights and biases over all parameters.
+
+    That is :math:`\\sum \\lVert W\\rVert^2`, the penalty of :func:`fit_regressor`.
+    """
     return sum((p**2).sum() for p in model.parameters())
 
 
@@ -244,18 +255,21 @@ def fit_regressor(
     progress: bool = True,
     num_threads: int | None = 1,
 ) -> dict:
-    r"""Train ``model`` full-batch with Adam and return ``{"loss": [...], "train_seconds": ...}``.
+    r"""Train ``model`` full-batch with Adam; return its loss history and wall time.
 
     ``loss="mse"`` minimises :math:`\frac1{2N}\sum_i(y_i-\hat y_i)^2` (a mean-only net);
-    ``loss="gaussian_nll"`` minimises :func:`trustworthy_lib.uncertainty.gaussian_nll` of the
-    predicted mean and variance (Nix and Weigend, 1994; Lakshminarayanan et al., 2017).
-    ``weight_decay`` is :math:`\lambda` in an explicit penalty :math:`\lambda\sum\lVert W\rVert^2`
-    (Gal's convention, see :func:`trustworthy_lib.uncertainty.mc_dropout_tau`). Members of an
-    ensemble have disjoint weights, so summing their losses trains each on its own loss.
-    The learning rate decays by cosine annealing to 1 % of ``lr``. The model is left in eval mode.
-    Training runs on ``num_threads`` CPU threads (see :func:`torch_threads`).
+    ``loss="gaussian_nll"`` minimises :func:`trustworthy_lib.uncertainty.gaussian_nll`
+    of the predicted mean and variance (Nix and Weigend, 1994; Lakshminarayanan et al.,
+    2017). ``weight_decay`` is :math:`\lambda` in an explicit penalty
+    :math:`\lambda\sum\lVert W\rVert^2` (Gal's convention, see
+    :func:`trustworthy_lib.uncertainty.mc_dropout_tau`). Members of an ensemble have
+    disjoint weights, so summing their losses trains each on its own loss. The learning
+    rate decays by cosine annealing to 1 % of ``lr``. Each of the ``steps`` is one
+    "epoch" of :func:`trustworthy_lib.training.fit` on the full batch. Returns
+    ``{"loss": [...], "train_seconds": ...}``: the data loss (without the penalty) per
+    member every 50 steps and at the last, and the wall time. The model is left in eval
+    mode. Training runs on ``num_threads`` CPU threads (see :func:`torch_threads`).
     """
-    from trustworthy_lib.training import BatchLoss, fit
     from trustworthy_lib.utils import get_device
 
     if loss not in ("mse", "gaussian_nll"):
@@ -270,13 +284,13 @@ def fit_regressor(
     device = torch.device(device) if device is not None else get_device()
     x, y = x.to(device), y.to(device)  # once, not at every step
 
-    def batch_loss(model: nn.Module, batch) -> BatchLoss:
-        x, y = batch
+    def batch_loss(model: MLPEnsemble, batch) -> BatchLoss:
+        xb, yb = batch
         if loss == "mse":
-            data_loss = 0.5 * ((model(x)[..., 0] - y) ** 2).mean(dim=1).sum()
+            data_loss = 0.5 * ((model(xb)[..., 0] - yb) ** 2).mean(dim=1).sum()
         else:
-            mean, var = model.mean_var(x)
-            nll = gaussian_nll(mean, y.expand_as(mean), var, reduction="none")
+            mean, var = model.mean_var(xb)
+            nll = gaussian_nll(mean, yb.expand_as(mean), var, reduction="none")
             data_loss = nll.mean(dim=1).sum()
         penalty = weight_decay * l2_penalty(model) if weight_decay > 0 else None
         return BatchLoss(data_loss, penalty=penalty)
@@ -320,15 +334,16 @@ def toy_regressor(
     progress: bool = True,
     directory=None,
 ):
-    """Train (or load from the model cache) one of the chapter's four regressors on the toy data.
+    """Train (or load from the model cache) one of the chapter's four toy regressors.
 
-    ``kind`` is ``"deterministic"`` (one mean-only net, MSE), ``"mc_dropout"`` (one mean-only
-    net with dropout and weight decay), ``"heteroscedastic"`` (one mean-and-variance net,
-    Gaussian NLL) or ``"ensemble"`` (``members`` heteroscedastic nets, default 5). The data
-    is ``make_toy_regression(n_train, seed=data_seed)``. Every net has two hidden layers of
-    ``hidden`` units with ``activation`` (SiLU by default: smooth, and its extrapolations
-    differ between ensemble members more than ReLU's). Returns ``(model, info)`` as
-    :func:`trustworthy_lib.models.train_or_load` does; ``info["config"]`` repeats the settings.
+    ``kind`` is ``"deterministic"`` (one mean-only net, MSE), ``"mc_dropout"`` (one
+    mean-only net with dropout and weight decay), ``"heteroscedastic"`` (one
+    mean-and-variance net, Gaussian NLL) or ``"ensemble"`` (``members`` heteroscedastic
+    nets, default 5). The data is ``make_toy_regression(n_train, seed=data_seed)``.
+    Every net has two hidden layers of ``hidden`` units with ``activation`` (SiLU by
+    default: smooth, and its extrapolations differ between ensemble members more than
+    ReLU's). Returns ``(model, info)`` as :func:`trustworthy_lib.models.train_or_load`
+    does; ``info["config"]`` repeats the settings.
     """
     from trustworthy_lib.models import train_or_load
 
@@ -352,7 +367,8 @@ def toy_regressor(
     if members is not None:
         if kind != "ensemble" and members != 1:
             raise ValueError(
-                f"only kind='ensemble' has several members, got members={members} for {kind!r}"
+                "only kind='ensemble' has several members, "
+                f"got members={members} for {kind!r}"
             )
         spec["members"] = members
     if weight_decay is not None:
@@ -416,15 +432,16 @@ def select_mc_dropout_tau(
     n_samples: int = 100,
     seed: int = 0,
 ) -> dict:
-    r"""Choose MC dropout's prior length-scale :math:`l` (hence :math:`\tau`) by validation log-likelihood.
+    r"""Choose MC dropout's prior length-scale :math:`l` (hence :math:`\tau`).
 
-    Gal and Ghahramani (2016) pick :math:`\tau` by grid search on held-out data. For each
-    ``l`` in ``length_scales`` this computes :math:`\tau` with
-    :func:`trustworthy_lib.uncertainty.mc_dropout_tau` and the mean Gaussian NLL (full, in
-    nats) of ``y_val`` under the MC-dropout predictive distribution
-    :math:`\mathcal N(\bar y, \tau^{-1} + \mathrm{Var}_t[\hat y_t])`. The T stochastic passes are
-    drawn once and shared by every candidate. Returns a dict with ``length_scale``, ``tau``
-    (the best pair), and ``length_scales``, ``taus``, ``nll`` (the whole grid).
+    The choice maximises the validation log-likelihood: Gal and Ghahramani (2016) pick
+    :math:`\tau` by grid search on held-out data. For each ``l`` in ``length_scales``
+    this computes :math:`\tau` with :func:`trustworthy_lib.uncertainty.mc_dropout_tau`
+    and the mean Gaussian NLL (full, in nats) of ``y_val`` under the MC-dropout
+    predictive distribution :math:`\mathcal N(\bar y, \tau^{-1} +
+    \mathrm{Var}_t[\hat y_t])`. The T stochastic passes are drawn once and shared by
+    every candidate. Returns a dict with ``length_scale``, ``tau`` (the best pair), and
+    ``length_scales``, ``taus``, ``nll`` (the whole grid).
     """
     from trustworthy_lib.uncertainty import mc_dropout_tau
 
@@ -460,7 +477,7 @@ def _grid(x) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_mean(model: MLPEnsemble, x) -> np.ndarray:
-    """The (first) output of every member in eval mode, averaged over members: shape (N,)."""
+    """The (first) output of every member in eval mode, averaged over members: (N,)."""
     device = next(model.parameters()).device
     with eval_mode(model):
         out = model(_grid(x).to(device))[..., 0].cpu().numpy()
@@ -470,11 +487,12 @@ def predict_mean(model: MLPEnsemble, x) -> np.ndarray:
 def predict_mc_dropout(
     model: MLPEnsemble, x, n_samples: int, tau: float, seed: int | None = None
 ):
-    r"""MC-dropout regression (Gal and Ghahramani, 2016, eq. 8): ``(mean, aleatoric, epistemic)`` variances.
+    r"""MC-dropout regression: ``(mean, aleatoric, epistemic)`` variances.
 
-    The predictive variance is :math:`\tau^{-1} + \frac1T\sum_t \hat y_t^2 - \bar y^2`: the
-    aleatoric part is the constant :math:`\tau^{-1}` (the model assumes the same noise
-    everywhere), the epistemic part the variance of the T stochastic passes.
+    Gal and Ghahramani (2016), eq. 8: the predictive variance is
+    :math:`\tau^{-1} + \frac1T\sum_t \hat y_t^2 - \bar y^2`. The aleatoric part is the
+    constant :math:`\tau^{-1}` (the model assumes the same noise everywhere), the
+    epistemic part the variance of the T stochastic passes.
     """
     if tau <= 0:
         raise ValueError(f"tau must be positive, got {tau}")
@@ -488,10 +506,11 @@ def predict_mc_dropout(
 
 @torch.no_grad()
 def predict_gaussian(model: MLPEnsemble, x):
-    """Heteroscedastic net or ensemble: ``(mean, aleatoric, epistemic)`` from the members' means and variances.
+    """Heteroscedastic net or ensemble: ``(mean, aleatoric, epistemic)`` variances.
 
-    Aleatoric is the mean of the members' predicted variances, epistemic the variance of
-    their means (zero for a single net), as in Lakshminarayanan et al. (2017).
+    They come from the members' predicted means and variances: aleatoric is the mean
+    of the members' variances, epistemic the variance of their means (zero for a single
+    net), as in Lakshminarayanan et al. (2017).
     """
     device = next(model.parameters()).device
     with eval_mode(model):
@@ -504,7 +523,10 @@ def predict_gaussian(model: MLPEnsemble, x):
 
 
 def shade_data_regions(ax, x_range=X_RANGE, gaps=GAPS, xlim=(-5.0, 5.0)):
-    """Shade where the toy data has no points: the gaps (light grey) and outside ``x_range`` (darker)."""
+    """Shade where the toy data has no points.
+
+    The gaps are light grey, the regions outside ``x_range`` darker.
+    """
     lo, hi = x_range
     ax.axvspan(xlim[0], lo, color="0.85", zorder=0, label="no data (extrapolation)")
     ax.axvspan(hi, xlim[1], color="0.85", zorder=0)
@@ -519,7 +541,10 @@ def shade_data_regions(ax, x_range=X_RANGE, gaps=GAPS, xlim=(-5.0, 5.0)):
 def plot_mean_and_band(
     ax, x, mean, var, *, color: str, label: str, k: float = 2.0, alpha: float = 0.3
 ):
-    """Plot ``mean`` and a band of ``k`` standard deviations, ``mean +- k * sqrt(var)``, on ``ax``."""
+    """Plot ``mean`` and a band of ``k`` standard deviations on ``ax``.
+
+    The band is ``mean +- k * sqrt(var)``.
+    """
     x = np.asarray(x).reshape(-1)
     mean = np.asarray(mean).reshape(-1)
     std = np.sqrt(np.asarray(var).reshape(-1))

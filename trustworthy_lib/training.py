@@ -69,8 +69,8 @@ class _Batches(Protocol):
 class ShuffledBatches:
     """Minibatches of ``size`` examples in a new random order every epoch.
 
-    Each iteration (one epoch) draws ``torch.randperm(size)`` from a CPU generator seeded
-    once with ``seed`` and yields ``take(indices)`` for consecutive slices of
+    Each iteration (one epoch) draws ``torch.randperm(size)`` from a CPU generator
+    seeded once with ``seed`` and yields ``take(indices)`` for consecutive slices of
     ``batch_size`` indices (the last one may be shorter). ``len()`` is the number of
     batches per epoch.
 
@@ -106,7 +106,7 @@ class ShuffledBatches:
 
 
 def _to(batch: Any, device: torch.device) -> Any:
-    """Move the tensors of a batch (a tensor, or a tuple or list of them) to ``device``."""
+    """Move a batch's tensors (a tensor, or a tuple or list of them) to ``device``."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device)
     if isinstance(batch, (tuple, list)):
