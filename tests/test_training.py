@@ -1,6 +1,7 @@
 """The shared training loop: trustworthy_lib.training.fit and its batch sources."""
 
 import inspect
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -138,6 +139,22 @@ def test_a_dataloader_is_a_batch_source():
     model = nn.Linear(2, 2)
     history = fit(model, _classify, loader, epochs=2, lr=1e-2, progress=False)
     assert len(history["loss"]) == 2
+
+
+def test_a_named_tuple_batch_reaches_the_loss_as_itself():
+    class Pair(NamedTuple):
+        x: torch.Tensor
+        y: torch.Tensor
+
+    x, y = _blobs(8)
+    kinds = []
+
+    def batch_loss(model, batch):
+        kinds.append(type(batch))
+        return _classify(model, (batch.x, batch.y))
+
+    fit(nn.Linear(2, 2), batch_loss, [Pair(x, y)], epochs=1, lr=1e-2, progress=False)
+    assert kinds == [Pair]
 
 
 def test_the_bar_can_count_steps_and_does_not_change_the_result(capsys):

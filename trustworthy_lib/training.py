@@ -110,7 +110,8 @@ def _to(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.to(device)
     if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(item, device) for item in batch)
+        items = [_to(item, device) for item in batch]
+        return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
     return batch
 
 
