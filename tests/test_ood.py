@@ -592,47 +592,6 @@ def test_detector_table():
         detector_table({"A": {"id": id_s}})
 
 
-# ---------------------------------------------------------------------------
-# cached UMAP view (a stand-in UMAP keeps numba's compile time out of the unit tests)
-
-
-def test_umap_embedding_is_cached(tmp_path, monkeypatch, rng):
-    import sys
-    import types
-
-    from trustworthy_lib.ood import umap_embedding
-
-    calls = []
-
-    class FakeUMAP:
-        def __init__(self, **kwargs):
-            calls.append(kwargs)
-
-        def fit_transform(self, x):
-            return x[:, :2] * 2.0
-
-    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
-    feats = rng.normal(size=(40, 5))
-    first = umap_embedding(feats, seed=3, directory=tmp_path)
-    np.testing.assert_allclose(first, feats[:, :2].astype(np.float32) * 2.0)
-    assert calls == [
-        dict(n_components=2, n_neighbors=15, min_dist=0.1, random_state=3, n_jobs=1)
-    ]
-    again = umap_embedding(feats, seed=3, directory=tmp_path)
-    assert len(calls) == 1 and np.array_equal(first, again)  # loaded from disk
-    umap_embedding(feats, seed=4, directory=tmp_path)
-    umap_embedding(feats + 1.0, seed=3, directory=tmp_path)
-    assert (
-        len(calls) == 3 and len(list(tmp_path.glob("umap-*.npy"))) == 3
-    )  # new seed or data: new entry
-    umap_embedding(feats, seed=3, directory=tmp_path, cache=False)
-    assert len(calls) == 4
-    with pytest.raises(ValueError, match="more than n_neighbors=15 rows"):
-        umap_embedding(feats[:10], directory=tmp_path)
-    with pytest.raises(ValueError, match="NaN"):
-        umap_embedding(np.full((20, 3), np.nan), directory=tmp_path)
-
-
 # --- FPR at a TPR, both definitions; AUROC against pytorch-ood ----------------------
 
 

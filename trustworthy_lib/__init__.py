@@ -86,7 +86,7 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   the verified model cache:
   ``cache_dir``, ``config_key``, ``encode_labels``, ``extract_features``,
   ``predict_logits``, ``SmallCNN``, ``train_classifier``, ``train_or_load``,
-  ``training_code_version``, ``workbook_cnn``
+  ``training_code_version``, ``workbook_cnn``, ``WORKBOOK_TRAIN_PER_CLASS``
 * :mod:`trustworthy_lib.training` -- the one training loop (Adam, device, modes, bar,
   history) behind the classifier, contrastive and regression trainers:
   ``BatchLoss``, ``ShuffledBatches``, ``fit``
@@ -100,7 +100,7 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
 * :mod:`trustworthy_lib.ood` -- OOD scores from logits and distance-based detectors
   (torch):
   ``KNN``, ``Mahalanobis``, ``binary_logits``, ``energy_score``, ``max_logit_score``,
-  ``msp_score``, ``umap_embedding``
+  ``msp_score``
 * :mod:`trustworthy_lib.ood_evaluation` -- OOD metrics, the three-way threshold sweep
   and detector tables (NumPy only):
   ``METRIC_NAMES``, ``OOD_LABEL``, ``detector_table``, ``fpr_at_tpr``,

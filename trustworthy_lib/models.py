@@ -42,6 +42,7 @@ __all__ = [
     "train_or_load",
     "training_code_version",
     "workbook_cnn",
+    "WORKBOOK_TRAIN_PER_CLASS",
 ]
 
 
@@ -396,6 +397,12 @@ def train_or_load(
 # The workbook's shared Fashion-MNIST CNN
 
 
+#: Training images per class of the workbook's CNN: the first 5,000 of each class in the
+#: pack. The remaining 1,000 per class are the validation split that chapters fit
+#: temperatures and thresholds on, so nothing is ever fitted on the test images.
+WORKBOOK_TRAIN_PER_CLASS = 5000
+
+
 def workbook_cnn(
     id_classes=(0, 1),
     *,
@@ -403,7 +410,7 @@ def workbook_cnn(
     batch_size: int = 128,
     lr: float = 1e-3,
     dropout: float = 0.25,
-    train_per_class: int | None = None,
+    train_per_class: int | None = WORKBOOK_TRAIN_PER_CLASS,
     seed: int = 0,
     device=None,
     progress: bool = True,
@@ -411,11 +418,14 @@ def workbook_cnn(
 ) -> tuple[SmallCNN, dict]:
     """Return the workbook's Fashion-MNIST :class:`SmallCNN`, trained once and cached.
 
-    The OOD, uncertainty and model-release chapters all call this with the same
-    arguments and so share one set of weights. It trains on the shipped pack's
-    training images of ``id_classes`` (labels encoded 0..K-1 in that order) and keys
-    the cache by every argument that changes the weights. ``info`` holds the training
-    history, including ``train_seconds`` from the run that trained it.
+    The OOD and model-release chapters call it with the same arguments and so share one
+    set of weights (trained once per seed). It trains on the first ``train_per_class``
+    training images of each of ``id_classes`` in the shipped pack (labels encoded
+    0..K-1 in that order; ``None``: all of them) and keys the cache by every argument
+    that changes the weights. By default the last 1,000 training images of each class
+    are left out, as a validation split (:data:`WORKBOOK_TRAIN_PER_CLASS`). ``info``
+    holds the training history, including ``train_seconds`` from the run that trained
+    it.
     """
     from trustworthy_lib.data import load_fashion_mnist
 

@@ -15,8 +15,7 @@ Three families, one idea each:
   :func:`binary_logits` for a binary linear model's single logit);
 * distance-based detectors fitted on ID features: :class:`Mahalanobis`, :class:`KNN`;
 * evaluation lives in :mod:`trustworthy_lib.ood_evaluation` (AUROC, AUPR, FPR at 95%
-  TPR, the three-way threshold sweep, the detector table), which imports without torch;
-* a cached 2-D view of features: :func:`umap_embedding`.
+  TPR, the three-way threshold sweep, the detector table), which imports without torch.
 
 Every function accepts NumPy arrays (and the logit scores also torch tensors, on
 any device), checks its input, and is vectorised: there is no Python loop over samples.
@@ -27,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trustworthy_lib._cache import cached_array
 from trustworthy_lib._validation import (
     NotFittedError,
     check_features,
@@ -42,7 +40,6 @@ __all__ = [
     "energy_score",
     "max_logit_score",
     "msp_score",
-    "umap_embedding",
 ]
 
 
@@ -465,70 +462,3 @@ class KNN:
             ).values.amax(dim=1)
             out.append(kth.clamp_min_(0).sqrt_())
         return torch.cat(out).double().cpu().numpy()
-
-
-# ---------------------------------------------------------------------------
-# A cached 2-D view
-
-
-def umap_embedding(
-    features,
-    *,
-    n_neighbors: int = 15,
-    min_dist: float = 0.1,
-    seed: int = 0,
-    cache: bool = True,
-    directory=None,
-) -> np.ndarray:
-    """Return a 2-D UMAP embedding of ``features`` (N, D), cached on disk.
-
-    UMAP (McInnes, Healy & Melville, 2018) compiles its kernels with numba the first
-    time they run in each Python process, which costs tens of seconds on a laptop CPU
-    whatever the data size. The embedding is therefore stored, like a trained model, in
-    the model cache (:func:`trustworthy_lib.models.cache_dir`, or ``directory``) as a
-    ``.npy`` file keyed by a SHA-256 of the features, the parameters and the UMAP
-    version; a warm build loads it. ``seed`` makes UMAP deterministic (and
-    single-threaded).
-    """
-    import hashlib
-    import json
-    from importlib.metadata import version
-    from pathlib import Path
-
-    x = np.ascontiguousarray(check_features(features), dtype=np.float32)
-    if len(x) <= n_neighbors:
-        raise ValueError(
-            f"UMAP needs more than n_neighbors={n_neighbors} rows, got {len(x)}"
-        )
-    params = {
-        "n_neighbors": int(n_neighbors),
-        "min_dist": float(min_dist),
-        "seed": int(seed),
-        "umap": version("umap-learn"),
-    }
-    digest = hashlib.sha256(
-        x.tobytes()
-        + str(x.shape).encode()
-        + json.dumps(params, sort_keys=True).encode()
-    )
-    if directory is None:
-        from trustworthy_lib.models import cache_dir
-
-        directory = cache_dir()
-    path = Path(directory) / f"umap-{digest.hexdigest()[:16]}.npy"
-
-    def compute() -> np.ndarray:
-        import umap  # imported here: importing umap alone takes seconds
-
-        emb = umap.UMAP(
-            n_components=2,
-            n_neighbors=n_neighbors,
-            min_dist=min_dist,
-            random_state=seed,
-            n_jobs=1,
-        ).fit_transform(x)
-        return np.asarray(emb, dtype=np.float32)
-
-    return cached_array(
-        path, compute, valid=lambda e: e.shape == (len(x), 2), use_cache=cache
-    )
