@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/site/mathjax/tex-mml-chtml.js
 SEEDS ?= 1 2
+# chapters executed at once by `make book` and `make check-claims` (default 2)
+JOBS ?=
+JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: env lint book test test-lib test-chapters check-claims mathjax browser clean clean-cache
 
@@ -38,7 +41,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 book: env mathjax
-	$(PY) scripts/build_book.py
+	$(PY) scripts/build_book.py $(JOBS_FLAG)
 
 LINT_PATHS := trustworthy_lib tests scripts benchmarks
 
@@ -61,7 +64,7 @@ test-chapters: env
 # Every chapter with TRUSTWORTHY_SEED set to each of $(SEEDS), models cached apart in
 # _cache_seeds/ (the default _cache/ is untouched): a table chapter x seed, pass/fail.
 check-claims: env
-	$(PY) -m scripts.check_claims --seeds $(SEEDS)
+	$(PY) -m scripts.check_claims --seeds $(SEEDS) $(JOBS_FLAG)
 
 clean:
 	rm -rf _build

@@ -1,0 +1,162 @@
+"""Tests of the chapter scheduling in scripts/run_chapters.py and of the build's
+pre-execution in scripts/build_book.py."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from scripts.run_chapters import (
+    SHARED_MODEL_CHAINS,
+    budget_seconds,
+    chapter_files,
+    execution_units,
+    run_units,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FRONT = (
+    "---\njupytext:\n  text_representation:\n    extension: .md\n"
+    "    format_name: myst\n    format_version: 0.13\n"
+    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+    "---\n\n# A page\n\n"
+)
+
+
+def _page(folder: Path, name: str, budget: str | None, code: str = "x = 1") -> Path:
+    path = folder / name
+    head = f"**Runtime budget:** {budget}\n\n" if budget else ""
+    path.write_text(FRONT + head + f"```{{code-cell}} ipython3\n{code}\n```\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "sentence, seconds",
+    [
+        ("under 150 s cold on a 2-core laptop CPU (every network...)", 150.0),
+        ("under 4 minutes cold on a 2-core laptop CPU", 240.0),
+        ("at most 1 minute", 60.0),
+        ("on a 2-core laptop CPU: at most 120 s cold (empty model cache)", 120.0),
+    ],
+)
+def test_budget_seconds_reads_the_first_duration(tmp_path, sentence, seconds):
+    assert budget_seconds(_page(tmp_path, "a.md", sentence)) == seconds
+
+
+def test_a_page_without_a_budget_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="states no runtime budget"):
+        budget_seconds(_page(tmp_path, "a.md", None))
+
+
+def test_every_chapter_states_a_budget_and_every_chain_names_chapters():
+    chapters = {p.stem: p for p in chapter_files(ROOT)}
+    for path in chapters.values():
+        assert 0 < budget_seconds(path) <= 600, path.stem
+    for chain in SHARED_MODEL_CHAINS:
+        assert set(chain) <= set(chapters), chain
+
+
+def test_chapters_that_load_the_shared_cnn_are_chained():
+    """A chapter that calls workbook_cnn may share its model: it must be placed in a
+    chain, after the chapter that trains it, or the parallel build trains it twice."""
+    chained = {stem for chain in SHARED_MODEL_CHAINS for stem in chain}
+    callers = {
+        p.stem
+        for p in chapter_files(ROOT)
+        if re.search(r"\bworkbook_cnn\(", p.read_text(encoding="utf-8"))
+    }
+    assert callers and callers <= chained, callers - chained
+
+
+def test_units_keep_chains_in_order_and_put_the_longest_first(tmp_path):
+    a = _page(tmp_path, "a.md", "under 10 s")
+    b = _page(tmp_path, "b.md", "under 30 s")
+    c = _page(tmp_path, "c.md", "under 25 s")
+    d = _page(tmp_path, "d.md", "under 20 s")
+    e = _page(tmp_path, "e.md", None)  # no budget: counts as 0 s, runs last
+    chains = [("c", "a"), ("zz", "d")]  # a chain member not asked for is left out
+    units = execution_units([a, b, c, d, e], chains)
+    assert units == [[c, a], [b], [d], [e]]  # 35, 30, 20, 0 seconds
+    assert execution_units([a], chains) == [[a]]
+    with pytest.raises(ValueError, match="same file name"):
+        execution_units([a, tmp_path / "x" / "a.md"], chains)
+
+
+def _meet(task: tuple[str, str, str]) -> tuple[str, bool]:
+    """Leave a mark, then wait up to 20 s for the partner's: both succeed only if the
+    two tasks run at the same time."""
+    name, partner, folder = task
+    (Path(folder) / name).touch()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if (Path(folder) / partner).exists():
+            return name, True
+        time.sleep(0.05)
+    return name, False
+
+
+def _log(task: tuple[str, str]) -> str:
+    name, log = task
+    with open(log, "a") as f:
+        f.write(name + "\n")
+    return name
+
+
+def test_two_jobs_run_two_units_at_once(tmp_path):
+    units = [[("a", "b", str(tmp_path))], [("b", "a", str(tmp_path))]]
+    assert sorted(run_units(units, _meet, jobs=2)) == [("a", True), ("b", True)]
+
+
+def test_a_unit_runs_in_order_and_every_task_returns(tmp_path):
+    log = str(tmp_path / "log.txt")
+    units = [[(n, log) for n in "xyz"], [("p", log)], [("q", log)]]
+    assert sorted(run_units(units, _log, jobs=2)) == ["p", "q", "x", "y", "z"]
+    order = Path(log).read_text().split()
+    assert [n for n in order if n in "xyz"] == ["x", "y", "z"]
+    assert list(run_units(units, _log, jobs=1)) == ["x", "y", "z", "p", "q"]
+    with pytest.raises(ValueError, match="at least 1"):
+        list(run_units(units, _log, jobs=0))
+
+
+def test_the_build_caches_a_chapter_under_the_hash_myst_nb_looks_up(tmp_path):
+    """A chapter executed by the build's workers is found by the lookup that myst-nb's
+    cache mode makes (``match_cache_notebook`` on the notebook it reads), and a change
+    to its code makes it stale again."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    from scripts.build_book import (
+        MYST_NB_READER,
+        execute_for_cache,
+        read_book_notebook,
+        stale_chapters,
+    )
+
+    page = _page(tmp_path, "01-tiny.md", "under 5 s", "import os\nprint(os.getcwd())")
+    cache = get_cache(tmp_path / "jcache")
+    assert stale_chapters(cache, [page]) == [page]
+    run = execute_for_cache(page)
+    assert run["error"] is None and run["seconds"] > 0
+    assert run["notebook"].cells[-1].outputs[0]["text"].strip() == str(tmp_path)
+    record = cache.add_nb_to_project(str(page), read_data=MYST_NB_READER)
+    cache.cache_notebook_bundle(
+        CacheBundleIn(run["notebook"], record.uri, data={"execution_seconds": 1.0}),
+        check_validity=False,
+        overwrite=True,
+    )
+    assert stale_chapters(cache, [page]) == []
+    assert cache.match_cache_notebook(read_book_notebook(page)).uri == str(page)
+    page.write_text(page.read_text().replace("print(os.getcwd())", "print(1)"))
+    assert stale_chapters(cache, [page]) == [page]
+
+
+def test_a_failing_cell_is_reported_not_cached(tmp_path):
+    from scripts.build_book import execute_for_cache
+
+    page = _page(tmp_path, "02-bad.md", "under 5 s", "raise ValueError('the claim')")
+    run = execute_for_cache(page)
+    assert run["notebook"] is None
+    assert "ValueError" in run["error"] and "the claim" in run["error"]
