@@ -37,3 +37,17 @@ def test_fairness_benchmark_exits_non_zero_on_a_mismatch(monkeypatch, capsys):
     monkeypatch.setattr(bench, "group_metrics_by_threshold", off_by_a_bit)
     assert bench.main() == 1
     assert "MISMATCH" in capsys.readouterr().err
+
+
+def test_cnn_layout_benchmark_sees_a_different_network():
+    import torch
+
+    from trustworthy_lib.models import SmallCNN
+
+    bench = _load("cnn_layout")
+    torch.manual_seed(0)
+    ours, lesson = SmallCNN(num_classes=4), bench.LessonCNN(4)
+    x, y = torch.randn(8, 1, 28, 28) * 2, torch.randint(0, 4, (8,))
+    assert bench.mismatch(ours, lesson, x, y) > 1e-3  # other weights: caught
+    lesson.load_state_dict(ours.state_dict())
+    assert bench.mismatch(ours, lesson, x, y) < 1e-4

@@ -40,6 +40,51 @@ def test_small_cnn_shapes_and_features():
         SmallCNN(num_classes=1)
 
 
+def _lesson_cnn(num_classes: int) -> torch.nn.Module:
+    """The lesson's layer order (ReLU, then max-pool), contiguous NCHW weights, and the
+    same parameter names as SmallCNN."""
+    nn = torch.nn
+    model = torch.nn.Module()
+    model.conv = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+    )  # fmt: skip
+    model.fc = nn.Sequential(nn.Dropout(0.25), nn.Linear(3136, 128), nn.ReLU())
+    model.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(128, num_classes))
+    model.forward = lambda x: model.head(model.fc(model.conv(x.unsqueeze(1))))
+    return model
+
+
+def test_small_cnn_computes_the_lessons_function_with_channels_last_weights():
+    """Pooling before the ReLU and the channels-last layout change the speed only:
+    with the same weights the outputs and the gradients are those of the lesson's
+    network."""
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=4)
+    conv_weights = [m.weight for m in model.conv if isinstance(m, torch.nn.Conv2d)]
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in conv_weights)
+    assert not conv_weights[1].is_contiguous()  # (conv 1 has one channel: both)
+    lesson = _lesson_cnn(4)
+    lesson.load_state_dict(model.state_dict(), strict=True)  # same names and shapes
+    assert all(p.is_contiguous() for p in lesson.parameters())
+    x = torch.randn(16, 28, 28) * 2  # negative pixels too, so that the ReLUs bite
+    y = torch.randint(0, 4, (16,))
+    model.eval(), lesson.eval()
+    for net in (model, lesson):
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+    torch.testing.assert_close(model(x), lesson(x), rtol=1e-5, atol=1e-5)
+    grads = dict(lesson.named_parameters())
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name].grad, rtol=1e-4, atol=1e-6)
+    # the layout survives a round trip through a state dict and a move
+    fresh = SmallCNN(num_classes=4)
+    fresh.load_state_dict(lesson.state_dict())
+    assert (
+        fresh.conv[3].weight.to("cpu").is_contiguous(memory_format=torch.channels_last)
+    )
+    torch.testing.assert_close(fresh.eval()(x), lesson(x), rtol=1e-5, atol=1e-5)
+
+
 def test_encode_labels():
     assert encode_labels([5, 0, 5, 0], classes=(0, 5)).tolist() == [1, 0, 1, 0]
     with pytest.raises(ValueError, match=r"class id\(s\) \[3\]"):
