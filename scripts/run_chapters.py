@@ -110,7 +110,7 @@ def budget_seconds(path: Path) -> float:
     if duration is None:
         raise ValueError(
             f"{path} states no runtime budget: every chapter opens with a paragraph "
-            "'**Runtime budget:** under N s ...' (see ../shared/STYLE.md)"
+            "'**Runtime budget:** under N s ...', as the other chapters do"
         )
     value = float(duration.group(1))
     return value * 60 if duration.group(2).startswith("minute") else value
@@ -208,8 +208,8 @@ def run_units(units: list[list[T]], fn: Callable[[T], R], jobs: int = 1) -> Iter
 def default_jobs() -> int:
     """Chapters to run at once: ``BOOK_JOBS`` if set, else 2 (1 on a 1-core machine).
 
-    Two is what the budgets are measured with (a 2-core laptop); more kernels than
-    cores slow each chapter's numerical work without finishing sooner.
+    Two suits the 2-core laptop that the chapters' budgets are written for; more
+    kernels than cores slow each chapter's numerical work without finishing sooner.
     """
     raw = os.environ.get("BOOK_JOBS", "").strip()
     if raw:

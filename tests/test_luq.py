@@ -254,3 +254,27 @@ def test_train_luq_runs_finish_before_caching(tmp_path):
     b, info_b = train_luq("mve_finish", {"seed": 1}, _mve, finish=finish, **kwargs)
     assert seen == [False] and info["train_seconds"] > 0 and info_b["cached"]
     torch.testing.assert_close(b.model[0].bias, torch.full((16,), 0.25))
+
+
+def test_training_metrics_are_dropped_and_the_weights_do_not_change():
+    from trustworthy_lib.luq import without_training_metrics
+
+    dm = DictDataModule(_data(30), _data(10, 1))
+    plain, lean = _mve(3), without_training_metrics(_mve(3))
+    assert len(plain.train_metrics) > 0 and len(lean.train_metrics) == 0
+    assert len(lean.test_metrics) == len(plain.test_metrics) > 0  # kept
+    for module in (plain, lean):
+        fit_quietly(module, dm, max_epochs=3, device="cpu", limit_val_batches=0)
+    for a, b in zip(plain.parameters(), lean.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="not a LUQ module"):
+        without_training_metrics(nn.Linear(1, 1))
+
+
+def test_train_luq_trains_without_training_metrics(tmp_path):
+    from trustworthy_lib.luq import train_luq
+
+    dm = DictDataModule(_data(30), _data(10, 1))
+    kwargs = {"datamodule": dm, "epochs": 2, "directory": tmp_path, "device": "cpu"}
+    model, _ = train_luq("mve_lean", {"seed": 2}, _mve, **kwargs)
+    assert len(model.train_metrics) == 0

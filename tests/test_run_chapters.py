@@ -13,6 +13,7 @@ from scripts.run_chapters import (
     SHARED_MODEL_CHAINS,
     budget_seconds,
     chapter_files,
+    default_jobs,
     execution_units,
     run_units,
 )
@@ -103,6 +104,32 @@ def _log(task: tuple[str, str]) -> str:
     with open(log, "a") as f:
         f.write(name + "\n")
     return name
+
+
+def _threads(task: str) -> str | None:
+    import os
+
+    return os.environ.get("OMP_NUM_THREADS")
+
+
+def test_each_of_two_workers_gets_half_the_cores(monkeypatch):
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    half = str(max(1, (os.cpu_count() or 1) // 2))
+    assert list(run_units([["a"], ["b"]], _threads, jobs=2)) == [half, half]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a setting of the user's is kept
+    assert list(run_units([["a"]], _threads, jobs=2)) == ["3"]
+
+
+def test_default_jobs_reads_book_jobs(monkeypatch):
+    monkeypatch.setenv("BOOK_JOBS", "3")
+    assert default_jobs() == 3
+    monkeypatch.setenv("BOOK_JOBS", "0")
+    with pytest.raises(ValueError, match="positive integer"):
+        default_jobs()
+    monkeypatch.delenv("BOOK_JOBS")
+    assert 1 <= default_jobs() <= 2
 
 
 def test_two_jobs_run_two_units_at_once(tmp_path):
