@@ -61,7 +61,7 @@ here (the module's ``__all__``); ``tests/test_package.py`` keeps this list compl
   ``fit_quietly``, ``HalfMSE``, ``luq_deep_ensemble``, ``luq_train_or_load``,
   ``member_as_sequential``, ``predict_dict``, ``quiet_lightning``, ``quiet_trainer``,
   ``regression_report``, ``SoftplusLogVariance``, ``test_quietly``, ``timed_predict``,
-  ``train_luq``
+  ``train_luq``, ``without_training_metrics``
 * :mod:`trustworthy_lib.uncertainty` -- MC dropout, ensembles, evidential losses and
   uncertainty decompositions:
   ``clamped_exp``, ``dirichlet_entropy_decomposition``, ``dirichlet_probs``,
