@@ -180,6 +180,12 @@ def chapter_records() -> dict[str, int]:
     return {r.uri: r.pk for r in cache.list_cache_records() if r.uri in chapters}
 
 
+def executed_again(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """The chapters whose cache record changed between two :func:`chapter_records`:
+    executed in between (by Jupyter Book, when its lookup missed)."""
+    return sorted(Path(uri).stem for uri, pk in after.items() if before.get(uri) != pk)
+
+
 def execution_times() -> list[tuple[str, float]]:
     """Return (page, seconds) for every executed notebook in the jupyter cache."""
     from jupyter_cache import get_cache
@@ -240,11 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         [str(BIN / "jupyter-book"), "build", str(ROOT), "-W", "--keep-going"],
         cwd=ROOT,
     )
-    rerun = sorted(
-        Path(uri).stem
-        for uri, pk in chapter_records().items()
-        if executed.get(uri) != pk
-    )
+    rerun = executed_again(executed, chapter_records())
     if (ROOT / "_build" / "html").is_dir():
         point_launch_buttons_at_notebooks(ROOT / "_build" / "html")
     wall = time.perf_counter() - start

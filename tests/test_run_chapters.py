@@ -148,10 +148,12 @@ def test_a_unit_runs_in_order_and_every_task_returns(tmp_path):
         list(run_units(units, _log, jobs=0))
 
 
-def test_the_build_caches_a_chapter_under_the_hash_myst_nb_looks_up(tmp_path):
-    """A chapter executed by the build's workers is found by the lookup that myst-nb's
-    cache mode makes (``match_cache_notebook`` on the notebook it reads), and a change
-    to its code makes it stale again."""
+def test_a_chapter_executed_by_the_build_is_cached_until_its_code_changes(tmp_path):
+    """A chapter executed by the build's worker is found by the lookup that myst-nb's
+    cache mode makes (``match_cache_notebook``) on the notebook read as myst-nb reads
+    it, and a change to its code makes it stale again. (That Jupyter Book itself finds
+    it is checked by every build: ``build_book.py`` fails if Jupyter Book executes a
+    chapter again.)"""
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
@@ -187,3 +189,12 @@ def test_a_failing_cell_is_reported_not_cached(tmp_path):
     run = execute_for_cache(page)
     assert run["notebook"] is None
     assert "ValueError" in run["error"] and "the claim" in run["error"]
+
+
+def test_a_chapter_that_jupyter_book_executed_again_is_named():
+    from scripts.build_book import executed_again
+
+    before = {"/b/chapters/01-a.md": 1, "/b/chapters/02-b.md": 2}
+    assert executed_again(before, dict(before)) == []
+    after = {**before, "/b/chapters/02-b.md": 5, "/b/chapters/03-c.md": 6}
+    assert executed_again(before, after) == ["02-b", "03-c"]
