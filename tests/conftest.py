@@ -3,6 +3,8 @@
 A skipped test counts as a failure here: a test that did not run proves nothing, and
 CI must not report it as passing.
 
+``myst_page`` writes a tiny MyST notebook page for the tests of the book's scripts.
+
 ``built_book`` is the one build of the site per test session: tests/test_site.py and
 tests/test_export.py both use it, and it runs ``scripts/build_book.py`` only when
 ``_build/html`` is missing or older than the book's sources.
@@ -21,6 +23,28 @@ SOURCE_PATTERNS = (
     "_static/**/*",
 )  # fmt: skip
 NOT_PAGES = ("_static", "_sources", "_images", "mathjax", "_downloads")
+
+
+MYST_FRONT = (
+    "---\njupytext:\n  text_representation:\n    extension: .md\n"
+    "    format_name: myst\n    format_version: 0.13\n"
+    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+    "---\n\n# A page\n\n"
+)
+
+
+@pytest.fixture
+def myst_page(tmp_path):
+    """``write(name, code="x = 1", prose="")``: a MyST notebook page in ``tmp_path``
+    with the front matter of the chapters, ``prose``, then one code cell."""
+
+    def write(name: str, code: str = "x = 1", prose: str = "") -> Path:
+        path = tmp_path / name
+        cell = f"```{{code-cell}} ipython3\n{code}\n```\n"
+        path.write_text(MYST_FRONT + prose + cell)
+        return path
+
+    return write
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -8,31 +8,19 @@ from scripts.check_claims import check_claims, table
 from scripts.run_chapters import chapter_files, execute_chapter
 
 ROOT = Path(__file__).resolve().parents[1]
-FRONT = (
-    "---\njupytext:\n  text_representation:\n    extension: .md\n"
-    "    format_name: myst\n    format_version: 0.13\n"
-    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
-    "---\n\n# A page\n\n"
-)
 
 
-def _page(folder: Path, name: str, code: str) -> Path:
-    path = folder / name
-    path.write_text(FRONT + f"```{{code-cell}} ipython3\n{code}\n```\n")
-    return path
-
-
-def test_the_seed_and_cache_reach_the_kernel_and_a_failed_claim_fails(tmp_path):
+def test_the_seed_and_cache_reach_the_kernel_and_a_failed_claim_fails(
+    tmp_path, myst_page
+):
     seen = tmp_path / "seen.txt"
-    ok = _page(
-        tmp_path,
+    ok = myst_page(
         "01-ok.md",
         "import os, pathlib\n"
         f"pathlib.Path({str(seen)!r}).write_text(os.environ['TRUSTWORTHY_SEED'] + ' '"
         " + os.environ['TRUSTWORTHY_CACHE'] + ' ' + os.getcwd())",
     )
-    bad = _page(
-        tmp_path,
+    bad = myst_page(
         "02-bad.md",
         "import os\nseed = int(os.environ['TRUSTWORTHY_SEED'])\n"
         "assert seed != 2, 'the sentence \"always above\" fails with seed 2'",
@@ -65,16 +53,15 @@ def test_chapter_files_follow_the_table_of_contents():
     }
 
 
-def test_book_counts_of_a_tiny_chapter(tmp_path):
+def test_book_counts_of_a_tiny_chapter(myst_page):
     from scripts.book_counts import chapter_counts
 
-    page = tmp_path / "08c-tiny.md"
-    page.write_text(
-        FRONT
-        + ":::{admonition} Challenge: one\nx\n:::\n\n"
+    page = myst_page(
+        "08c-tiny.md",
+        "a = 1\nb = 'a much longer line'",
+        prose=":::{admonition} Challenge: one\nx\n:::\n\n"
         + "::::{admonition} Discussion: two\ny\n::::\n\n"
-        + ":::{admonition} Challenge: three\nz\n:::\n\n"
-        + "```{code-cell} ipython3\na = 1\nb = 'a much longer line'\n```\n"
+        + ":::{admonition} Challenge: three\nz\n:::\n\n",
     )
     counts = chapter_counts(page, {"08c": 2, "08b": 5})
     assert counts == {

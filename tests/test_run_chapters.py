@@ -19,19 +19,10 @@ from scripts.run_chapters import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FRONT = (
-    "---\njupytext:\n  text_representation:\n    extension: .md\n"
-    "    format_name: myst\n    format_version: 0.13\n"
-    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
-    "---\n\n# A page\n\n"
-)
 
 
-def _page(folder: Path, name: str, budget: str | None, code: str = "x = 1") -> Path:
-    path = folder / name
-    head = f"**Runtime budget:** {budget}\n\n" if budget else ""
-    path.write_text(FRONT + head + f"```{{code-cell}} ipython3\n{code}\n```\n")
-    return path
+def _budget(budget: str | None) -> str:
+    return f"**Runtime budget:** {budget}\n\n" if budget else ""
 
 
 @pytest.mark.parametrize(
@@ -43,13 +34,13 @@ def _page(folder: Path, name: str, budget: str | None, code: str = "x = 1") -> P
         ("on a 2-core laptop CPU: at most 120 s cold (empty model cache)", 120.0),
     ],
 )
-def test_budget_seconds_reads_the_first_duration(tmp_path, sentence, seconds):
-    assert budget_seconds(_page(tmp_path, "a.md", sentence)) == seconds
+def test_budget_seconds_reads_the_first_duration(myst_page, sentence, seconds):
+    assert budget_seconds(myst_page("a.md", prose=_budget(sentence))) == seconds
 
 
-def test_a_page_without_a_budget_is_an_error(tmp_path):
+def test_a_page_without_a_budget_is_an_error(myst_page):
     with pytest.raises(ValueError, match="states no runtime budget"):
-        budget_seconds(_page(tmp_path, "a.md", None))
+        budget_seconds(myst_page("a.md", prose=_budget(None)))
 
 
 def test_every_chapter_states_a_budget_and_every_chain_names_chapters():
@@ -72,12 +63,12 @@ def test_chapters_that_load_the_shared_cnn_are_chained():
     assert callers and callers <= chained, callers - chained
 
 
-def test_units_keep_chains_in_order_and_put_the_longest_first(tmp_path):
-    a = _page(tmp_path, "a.md", "under 10 s")
-    b = _page(tmp_path, "b.md", "under 30 s")
-    c = _page(tmp_path, "c.md", "under 25 s")
-    d = _page(tmp_path, "d.md", "under 20 s")
-    e = _page(tmp_path, "e.md", None)  # no budget: counts as 0 s, runs last
+def test_units_keep_chains_in_order_and_put_the_longest_first(tmp_path, myst_page):
+    a = myst_page("a.md", prose=_budget("under 10 s"))
+    b = myst_page("b.md", prose=_budget("under 30 s"))
+    c = myst_page("c.md", prose=_budget("under 25 s"))
+    d = myst_page("d.md", prose=_budget("under 20 s"))
+    e = myst_page("e.md", prose=_budget(None))  # no budget: counts as 0 s, runs last
     chains = [("c", "a"), ("zz", "d")]  # a chain member not asked for is left out
     units = execution_units([a, b, c, d, e], chains)
     assert units == [[c, a], [b], [d], [e]]  # 35, 30, 20, 0 seconds
@@ -148,7 +139,9 @@ def test_a_unit_runs_in_order_and_every_task_returns(tmp_path):
         list(run_units(units, _log, jobs=0))
 
 
-def test_a_chapter_executed_by_the_build_is_cached_until_its_code_changes(tmp_path):
+def test_a_chapter_executed_by_the_build_is_cached_until_its_code_changes(
+    tmp_path, myst_page
+):
     """A chapter executed by the build's worker is found by the lookup that myst-nb's
     cache mode makes (``match_cache_notebook``) on the notebook read as myst-nb reads
     it, and a change to its code makes it stale again. (That Jupyter Book itself finds
@@ -164,7 +157,9 @@ def test_a_chapter_executed_by_the_build_is_cached_until_its_code_changes(tmp_pa
         stale_chapters,
     )
 
-    page = _page(tmp_path, "01-tiny.md", "under 5 s", "import os\nprint(os.getcwd())")
+    page = myst_page(
+        "01-tiny.md", "import os\nprint(os.getcwd())", prose=_budget("under 5 s")
+    )
     cache = get_cache(tmp_path / "jcache")
     assert stale_chapters(cache, [page]) == [page]
     run = execute_for_cache(page)
@@ -182,10 +177,12 @@ def test_a_chapter_executed_by_the_build_is_cached_until_its_code_changes(tmp_pa
     assert stale_chapters(cache, [page]) == [page]
 
 
-def test_a_failing_cell_is_reported_not_cached(tmp_path):
+def test_a_failing_cell_is_reported_not_cached(myst_page):
     from scripts.build_book import execute_for_cache
 
-    page = _page(tmp_path, "02-bad.md", "under 5 s", "raise ValueError('the claim')")
+    page = myst_page(
+        "02-bad.md", "raise ValueError('the claim')", prose=_budget("under 5 s")
+    )
     run = execute_for_cache(page)
     assert run["notebook"] is None
     assert "ValueError" in run["error"] and "the claim" in run["error"]
